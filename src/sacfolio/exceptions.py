@@ -1,0 +1,74 @@
+"""Domain exceptions. Every message names the offending value and says how to fix it.
+
+The CLI maps :class:`SacfolioError` subclasses to exit code 2 with the message and no
+traceback; the API maps them to 4xx with the same message.
+"""
+
+from __future__ import annotations
+
+
+class SacfolioError(Exception):
+    """Base class of every error a user can act on."""
+
+
+class DataError(SacfolioError, ValueError):
+    """Input data is invalid. Carries the file, column and row when known."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | None = None,
+        column: str | None = None,
+        row: object | None = None,
+        fix: str | None = None,
+    ) -> None:
+        self.path, self.column, self.row, self.fix = path, column, row, fix
+        where = []
+        if path is not None:
+            where.append(f"file {path}")
+        if column is not None:
+            where.append(f"column {column!r}")
+        if row is not None:
+            where.append(f"row {row}")
+        text = message if not where else f"{message} ({', '.join(where)})."
+        if not text.endswith("."):
+            text += "."
+        if fix:
+            text += f" {fix}"
+        super().__init__(text)
+
+
+class ConfigError(SacfolioError, ValueError):
+    """A configuration value is out of its valid range."""
+
+
+class EvaluationWindowError(SacfolioError, ValueError):
+    """The requested evaluation window does not fit inside the data."""
+
+
+class UnsafeLearningRateError(ConfigError):
+    """A learning rate above the safe range was requested without --allow-unsafe-lr."""
+
+
+class TrainingHealthError(SacfolioError, RuntimeError):
+    """Training was stopped because the model's weights, gradients or losses went bad."""
+
+
+class RegistryError(SacfolioError):
+    """A model registry operation failed (missing version, corrupt artifact, lock)."""
+
+
+class ModelNotFoundError(RegistryError, KeyError):
+    """No model of that name, or no such version, exists in the registry."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class CorruptArtifactError(RegistryError):
+    """A version directory is missing a file or holds one that cannot be read."""
+
+
+class LayoutMismatchError(RegistryError):
+    """A model's symbol order or state layout does not match the data it is applied to."""
