@@ -72,3 +72,15 @@ class CorruptArtifactError(RegistryError):
 
 class LayoutMismatchError(RegistryError):
     """A model's symbol order or state layout does not match the data it is applied to."""
+
+
+class InvalidArtifactError(RegistryError, ValueError):
+    """Artifacts handed to the registry cannot be stored (bad file name, non-tensor, non-JSON value)."""
+
+
+class DataWarning(UserWarning):
+    """Input data was usable but repaired: missing prices forward-filled or marked unavailable."""
+
+
+class CheckpointError(SacfolioError, ValueError):
+    """A checkpoint cannot be read as weights: missing, not a state dict, or holding pickled objects."""

@@ -148,18 +148,25 @@ class MarketPanel:
                          max_ffill: int = 2) -> "MarketPanel":
         """Build a panel from a wide close-price frame (DatetimeIndex x symbols).
 
-        Gaps of up to ``max_ffill`` rows inside a symbol's history are forward-filled;
-        longer gaps, and rows before a symbol's first or after its last price, mark
-        the symbol unavailable there.
+        A gap of at most ``max_ffill`` rows inside a symbol's history is forward-filled;
+        a longer gap is unavailable for its whole length (not filled part way), as are
+        rows before a symbol's first or after its last price.
         """
         values = frame.to_numpy(dtype=np.float64, copy=True)
         present = np.isfinite(values)
-        filled = frame.ffill(limit=max_ffill).to_numpy(dtype=np.float64)
-        first = np.where(present.any(0), present.argmax(0), len(values))
-        last = np.where(present.any(0), len(values) - 1 - present[::-1].argmax(0), -1)
-        rows = np.arange(len(values))[:, None]
+        T = len(values)
+        rows = np.arange(T)[:, None]
+        first = np.where(present.any(0), present.argmax(0), T)
+        last = np.where(present.any(0), T - 1 - present[::-1].argmax(0), -1)
         inside = (rows >= first) & (rows <= last)
-        available = inside & np.isfinite(filled)
+        # Index of the last present row at or before t, and of the next present row at or after t.
+        prev_idx = np.maximum.accumulate(np.where(present, rows, -1), axis=0)
+        next_idx = np.minimum.accumulate(np.where(present, rows, T)[::-1], axis=0)[::-1]
+        gap_len = next_idx - prev_idx - 1  # length of the whole gap a missing cell sits in
+        fillable = inside & ~present & (gap_len <= max_ffill)
+        cols = np.broadcast_to(np.arange(values.shape[1]), values.shape)
+        filled = np.where(fillable, values[np.clip(prev_idx, 0, None), cols], values)
+        available = present | fillable
         return cls(
             dates=frame.index.to_numpy().astype("datetime64[D]"),
             symbols=tuple(map(str, frame.columns)),
