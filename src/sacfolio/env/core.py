@@ -1,0 +1,248 @@
+"""Batched portfolio simulator: B portfolios stepped at once on shared market arrays.
+
+No I/O, no pandas: every step is a handful of numpy operations on (B, N + 1) arrays.
+The same code prices training rewards and backtests, so a backtest is the env run
+with a fixed policy.
+"""
+
+from __future__ import annotations
+
+from typing import TypedDict
+
+import numpy as np
+
+from sacfolio.env.config import EnvConfig
+from sacfolio.env.projection import _bounds_table, _masked_softmax, _project_box_simplex, weight_bounds
+from sacfolio.exceptions import DataError, EvaluationWindowError
+
+__all__ = ["PortfolioCore", "StepInfo"]
+
+
+class StepInfo(TypedDict):
+    """What one step did, per portfolio (all arrays have leading dimension B).
+
+    Keys
+    ----
+    turnover : ndarray float64, shape (B,)
+        Sum over stocks of |target - drifted| at the decision.
+    cost : ndarray float64, shape (B,)
+        Transaction cost as a fraction of portfolio value before the decision.
+    net_return : ndarray float64, shape (B,)
+        Simple portfolio return of the period, costs included (``exp(reward) - 1``).
+    weights : ndarray float64, shape (B, N + 1)
+        Target weights held over the period (after projection), CASH last.
+    t : ndarray int64, shape (B,)
+        Row of the decision; the period's returns are those of row ``t + 1``.
+    """
+
+    turnover: np.ndarray
+    cost: np.ndarray
+    net_return: np.ndarray
+    weights: np.ndarray
+    t: np.ndarray
+
+
+class PortfolioCore:
+    """B long-only portfolios over N stocks and CASH, rebalanced at each row.
+
+    Parameters
+    ----------
+    returns : ndarray float, shape (T, N)
+        Simple returns; row t is the return from row t-1 to row t
+        (:meth:`MarketPanel.simple_returns`). CASH earns 0.
+    features : ndarray float, shape (T, N, F)
+        Finite state features; row t may use information up to row t only.
+    available : ndarray bool, shape (T, N)
+        Tradable stocks per row; unavailable stocks are forced to weight 0.
+    config : EnvConfig
+        Constraints, costs and action scale.
+
+    Notes
+    -----
+    Observation at row t (float32, length ``obs_dim = N * F + N + 1``) is
+    ``features[t].ravel()`` followed by the current drifted weights incl. CASH.
+    A step at row t: project the target, pay ``cost = cost_rate * turnover``, earn
+    ``gross = sum(target * (1 + r[t + 1]))``; reward ``log((1 - cost) * gross)``;
+    weights drift to ``target * (1 + r[t + 1]) / gross``; ``t += 1``.
+    """
+
+    def __init__(self, returns: np.ndarray, features: np.ndarray, available: np.ndarray,
+                 config: EnvConfig) -> None:
+        returns = np.asarray(returns, dtype=np.float64)
+        features = np.asarray(features, dtype=np.float64)
+        available = np.asarray(available, dtype=bool)
+        if returns.ndim != 2:
+            raise DataError(f"returns must be (T, N), got shape {returns.shape}")
+        T, N = returns.shape
+        if features.ndim != 3 or features.shape[:2] != (T, N):
+            raise DataError(f"features must be (T, N, F) = ({T}, {N}, F), got shape {features.shape}")
+        if available.shape != (T, N):
+            raise DataError(f"available must be (T, N) = ({T}, {N}), got shape {available.shape}")
+        if T < 2:
+            raise DataError(f"need at least 2 rows (one decision and its return), got {T}")
+        if not np.isfinite(returns).all():
+            t, n = np.argwhere(~np.isfinite(returns))[0]
+            raise DataError(f"return {float(returns[t, n])!r} is not finite", column=f"symbol {n}", row=int(t))
+        if (returns <= -1.0).any():
+            t, n = np.argwhere(returns <= -1.0)[0]
+            raise DataError(f"return {float(returns[t, n])!r} is <= -100%", column=f"symbol {n}", row=int(t))
+        if not np.isfinite(features).all():
+            t, n, f = np.argwhere(~np.isfinite(features))[0]
+            raise DataError(f"feature {f} of symbol {n} is {float(features[t, n, f])!r}; features must be finite",
+                            row=int(t))
+        self.config = config
+        self.n_rows, self.n_symbols, self.n_features = T, N, features.shape[2]
+        self.obs_dim = N * self.n_features + N + 1
+        self.act_dim = N + 1
+        self.available = available
+        self._feat = np.ascontiguousarray(features.reshape(T, -1), dtype=np.float32)
+        # per-row tables so a step only gathers rows: growth 1 + r with CASH growth 1,
+        # 0/1 softmax mask, projection bounds and their row sums
+        self._growth = np.ones((T, N + 1))
+        self._growth[:, :N] += returns
+        self._open = np.ones((T, N + 1))
+        self._open[:, :N] = available
+        self._lo, self._hi = weight_bounds(available, cash_floor=config.cash_floor,
+                                           max_weight=config.max_weight)
+        self._bounds, self._target = _bounds_table(self._lo, self._hi)
+        self._stock_ones = np.ones(N + 1)
+        self._stock_ones[-1] = 0.0
+        self._all_ones = np.ones(N + 1)
+        self._t = np.zeros(0, dtype=np.int64)
+        self._stop = np.zeros(0, dtype=np.int64)
+        self._w = np.zeros((0, N + 1))
+
+    # ----------------------------------------------------------------- state
+    @property
+    def batch_size(self) -> int:
+        """Number of portfolios B set by the last :meth:`reset`."""
+        return len(self._t)
+
+    @property
+    def t(self) -> np.ndarray:
+        """Current row of each portfolio, shape (B,) (a copy)."""
+        return self._t.copy()
+
+    @property
+    def stop(self) -> np.ndarray:
+        """Row at which each portfolio's episode ends, shape (B,) (a copy)."""
+        return self._stop.copy()
+
+    @property
+    def weights(self) -> np.ndarray:
+        """Current drifted weights, shape (B, N + 1), CASH last (a copy)."""
+        return self._w.copy()
+
+    def observe(self) -> np.ndarray:
+        """Observations at the current rows, float32 of shape (B, obs_dim)."""
+        obs = np.empty((len(self._t), self.obs_dim), dtype=np.float32)
+        obs[:, : self._feat.shape[1]] = self._feat[self._t]
+        obs[:, self._feat.shape[1]:] = self._w
+        return obs
+
+    # ----------------------------------------------------------------- reset
+    def reset(self, start: np.ndarray, stop: np.ndarray, *, which: np.ndarray | None = None) -> np.ndarray:
+        """Start episodes at rows ``start`` that end when ``t == stop``, all in CASH.
+
+        Parameters
+        ----------
+        start, stop : array_like of int, shape (B,) or (K,)
+            First decision row and end row, ``0 <= start < stop <= T - 1``.
+        which : array_like of bool, shape (B,), optional
+            Reset only these portfolios of the current batch (``start``/``stop`` then
+            have one entry per True). Default: a new batch of ``len(start)``.
+
+        Returns
+        -------
+        ndarray float32, shape (B, obs_dim)
+            Observations of the whole batch.
+        """
+        start = np.atleast_1d(np.asarray(start, dtype=np.int64))
+        stop = np.atleast_1d(np.asarray(stop, dtype=np.int64))
+        if start.shape != stop.shape or start.ndim != 1:
+            raise ValueError(f"start {start.shape} and stop {stop.shape} must be equal 1-d shapes")
+        bad = (start < 0) | (stop <= start) | (stop > self.n_rows - 1)
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise EvaluationWindowError(
+                f"episode rows start={int(start[i])}, stop={int(stop[i])} must satisfy "
+                f"0 <= start < stop <= {self.n_rows - 1} (the data has {self.n_rows} rows)."
+            )
+        cash = np.zeros((len(start), self.act_dim))
+        cash[:, -1] = 1.0
+        if which is None:
+            self._t, self._stop, self._w = start.copy(), stop.copy(), cash
+        else:
+            which = np.asarray(which, dtype=bool)
+            if which.shape != self._t.shape or int(which.sum()) != len(start):
+                raise ValueError(f"which must be a ({len(self._t)},) mask with {len(start)} True entries")
+            self._t[which], self._stop[which], self._w[which] = start, stop, cash
+        return self.observe()
+
+    # ------------------------------------------------------------------ step
+    def step(self, action: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, StepInfo]:
+        """Rebalance to ``action_to_weights(action)`` at the current rows and advance one row.
+
+        Parameters
+        ----------
+        action : ndarray float, shape (B, N + 1)
+            Actions in [-1, 1] (clipped), CASH last.
+
+        Returns
+        -------
+        obs : ndarray float32, shape (B, obs_dim)
+        reward : ndarray float64, shape (B,)
+            ``log`` of net growth of portfolio value over the period.
+        done : ndarray bool, shape (B,)
+            True where the episode reached its stop row (a time limit, not a terminal state).
+        info : StepInfo
+        """
+        t = self._check_running()
+        soft = _masked_softmax(np.asarray(action, dtype=np.float64), self.config.logit_scale, self._open[t])
+        target = _project_box_simplex(soft, self._bounds[t], self._target[t])
+        return self._advance(t, target)
+
+    def step_weights(self, target: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, StepInfo]:
+        """Rebalance to ``target`` (projected onto the constraints at the current rows) and advance.
+
+        Parameters
+        ----------
+        target : ndarray float, shape (B, N + 1)
+            Any finite weights, CASH last; they are projected first.
+
+        Returns
+        -------
+        Same as :meth:`step`.
+        """
+        t = self._check_running()
+        target = np.asarray(target, dtype=np.float64)
+        if target.shape != self._w.shape:
+            raise ValueError(f"target weights must have shape {self._w.shape}, got {target.shape}")
+        if not np.isfinite(target).all():
+            raise ValueError("target weights must be finite")
+        target = _project_box_simplex(target, self._bounds[t], self._target[t])
+        return self._advance(t, target)
+
+    def _check_running(self) -> np.ndarray:
+        t = self._t
+        if len(t) == 0 or (t >= self._stop).any():
+            raise RuntimeError("step() on a finished or never started episode: call reset() first")
+        return t
+
+    def _advance(self, t: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, StepInfo]:
+        diff = target - self._w
+        np.abs(diff, out=diff)
+        turnover = diff @ self._stock_ones  # row sums as matvecs: faster than .sum(axis=1)
+        cost = turnover * self.config.cost_rate
+        grown = target * self._growth[t + 1]
+        gross = grown @ self._all_ones
+        growth = 1.0 - cost
+        growth *= gross
+        reward = np.log(growth)
+        grown /= gross[:, None]
+        self._w = grown
+        self._t = t + 1
+        obs = self.observe()
+        info: StepInfo = {"turnover": turnover, "cost": cost, "net_return": growth - 1.0,
+                          "weights": target, "t": t}
+        return obs, reward, self._t == self._stop, info

@@ -1,0 +1,110 @@
+"""Backtests: the portfolio env run with a fixed decision rule, through the training cost code."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from sacfolio.env.config import EnvConfig
+from sacfolio.env.core import PortfolioCore
+from sacfolio.env.projection import action_to_weights
+from sacfolio.evaluate.results import BacktestResult
+from sacfolio.exceptions import EvaluationWindowError
+
+__all__ = ["run_backtest", "policy_decider", "Decide"]
+
+Decide = Callable[[int, np.ndarray, np.ndarray], np.ndarray]
+"""``decide(t, obs (obs_dim,), drifted (N + 1,)) -> target weights (N + 1,)``."""
+
+
+def run_backtest(
+    core: PortfolioCore,
+    decide: Decide,
+    *,
+    start: int,
+    stop: int,
+    dates: np.ndarray,
+    symbols: tuple[str, ...],
+    name: str,
+) -> BacktestResult:
+    """Run one portfolio from 100% CASH with decisions at rows ``start .. stop - 1``.
+
+    At each row t, ``decide(t, obs, drifted)`` returns target weights (any finite
+    weights: the core projects them onto the constraints at row t), the core
+    charges costs on the drift and realizes the returns of row t + 1. This resets
+    ``core`` to a batch of one portfolio.
+
+    Parameters
+    ----------
+    core : PortfolioCore
+        The same core (returns, features, config) the agent trained in.
+    decide : callable
+        ``decide(t, obs (obs_dim,) float32, drifted (N + 1,) float64) -> (N + 1,)``.
+    start, stop : int
+        First decision row and last return row, ``0 <= start < stop <= T - 1``.
+    dates : ndarray datetime64[D], shape (stop - start + 1,)
+        ``panel.dates[start : stop + 1]``.
+    symbols : tuple of str, length N
+    name : str
+        Strategy name in the result.
+
+    Returns
+    -------
+    BacktestResult
+        S = stop - start periods: projected target weights, net returns, turnover, costs.
+    """
+    if not 0 <= start < stop <= core.n_rows - 1:
+        raise EvaluationWindowError(f"backtest rows start={start}, stop={stop} must satisfy "
+                                    f"0 <= start < stop <= {core.n_rows - 1}.")
+    dates = np.asarray(dates).astype("datetime64[D]")
+    if len(dates) != stop - start + 1:
+        raise EvaluationWindowError(f"dates has {len(dates)} entries; rows {start}..{stop} need "
+                                    f"{stop - start + 1} (panel.dates[start:stop + 1]).")
+    if len(symbols) != core.n_symbols:
+        raise EvaluationWindowError(f"{len(symbols)} symbols given, the core has {core.n_symbols}.")
+    S, M = stop - start, core.act_dim
+    weights, returns = np.empty((S, M)), np.empty(S)
+    turnover, costs = np.empty(S), np.empty(S)
+    obs = core.reset(np.array([start]), np.array([stop]))
+    drifted = core.weights[0]
+    for s in range(S):
+        target = np.asarray(decide(start + s, obs[0], drifted), dtype=np.float64)
+        if target.shape != (M,):
+            raise ValueError(f"decide returned shape {target.shape} at row {start + s}; expected ({M},)")
+        obs, _, _, info = core.step_weights(target[None, :])
+        drifted = core.weights[0]
+        weights[s], returns[s] = info["weights"][0], info["net_return"][0]
+        turnover[s], costs[s] = info["turnover"][0], info["cost"][0]
+    return BacktestResult(name=name, symbols=tuple(symbols), dates=dates, weights=weights,
+                          returns=returns, turnover=turnover, costs=costs)
+
+
+def policy_decider(
+    act_fn: Callable[[np.ndarray], np.ndarray],
+    config: EnvConfig,
+    available: np.ndarray,
+) -> Decide:
+    """Turn a deterministic policy into a ``decide`` function for :func:`run_backtest`.
+
+    Parameters
+    ----------
+    act_fn : callable
+        ``act_fn(obs (1, obs_dim) float32) -> action (1, N + 1)`` in [-1, 1].
+    config : EnvConfig
+        Action scale and constraints (the training env's config).
+    available : ndarray bool, shape (T, N)
+        Tradable stocks per row (``panel.available``).
+
+    Returns
+    -------
+    callable
+        ``decide(t, obs, drifted) = action_to_weights(act_fn(obs[None]), config, available[t])[0]``.
+    """
+    available = np.asarray(available, dtype=bool)
+
+    def decide(t: int, obs: np.ndarray, drifted: np.ndarray) -> np.ndarray:
+        action = np.asarray(act_fn(obs[None, :]), dtype=np.float64)
+        return action_to_weights(action, config, available[t])[0]
+
+    return decide
