@@ -1,0 +1,139 @@
+"""Hyperparameters of the Soft Actor-Critic learner (seed 001's table)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+from typing import Any, Mapping
+
+from sacfolio.exceptions import ConfigError
+
+__all__ = ["SACConfig"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class SACConfig:
+    """Soft Actor-Critic hyperparameters; every default is seed 001's.
+
+    Attributes
+    ----------
+    hidden_sizes : tuple of int
+        Widths of the hidden layers of the actor and of each critic.
+    actor_lr, critic_lr, alpha_lr : float
+        Adam learning rates of the policy, the twin critic and ``log(alpha)``.
+    tau : float
+        Polyak coefficient of the target critic, in (0, 1].
+    gamma : float
+        Discount factor, in [0, 1].
+    init_alpha : float
+        Entropy coefficient at the start of training, > 0.
+    target_entropy : float or None
+        Entropy the temperature is tuned towards; None means ``-act_dim``.
+    batch_size : int
+        Transitions per gradient update.
+    buffer_size : int
+        Replay capacity in transitions (oldest overwritten first).
+    warmup_steps : int
+        Environment steps with uniform random actions before the first update.
+    weight_decay : float
+        Adam L2 penalty on actor and critic weights (not on ``log(alpha)``).
+    log_std_min, log_std_max : float
+        Clamp of the actor's log standard deviation.
+    grad_clip_norm : float or None
+        Max global gradient norm per module (actor, critic); None disables clipping.
+    updates_per_step : int
+        Gradient updates after each environment step once warm-up is over.
+    reward_scale : float
+        Rewards are multiplied by this in the critic target (Haarnoja et al. 2018,
+        section 5.2). Not in seed 001's table, so 1.0 by default; weekly log returns
+        are ~1e-3, small next to the entropy bonus and the weight decay, and a scale
+        of ~100 lets the critic see them.
+    """
+
+    hidden_sizes: tuple[int, ...] = (64, 64)
+    actor_lr: float = 3e-4
+    critic_lr: float = 3e-4
+    alpha_lr: float = 3e-4
+    tau: float = 0.005
+    gamma: float = 0.99
+    init_alpha: float = 0.2
+    target_entropy: float | None = None
+    batch_size: int = 64
+    buffer_size: int = 10_000
+    warmup_steps: int = 100
+    weight_decay: float = 1e-4
+    log_std_min: float = -20.0
+    log_std_max: float = 2.0
+    grad_clip_norm: float | None = 1.0
+    updates_per_step: int = 1
+    reward_scale: float = 1.0
+
+    def __post_init__(self) -> None:
+        sizes = tuple(self.hidden_sizes)
+        object.__setattr__(self, "hidden_sizes", sizes)
+        if not sizes or any(not _is_int(h) or h < 1 for h in sizes):
+            raise ConfigError(f"hidden_sizes must be a non-empty tuple of positive ints, got {sizes!r}.")
+        for name in ("actor_lr", "critic_lr", "alpha_lr"):
+            _check_positive(name, getattr(self, name))
+        _check_range("tau", self.tau, 0.0, 1.0, low_open=True)
+        _check_range("gamma", self.gamma, 0.0, 1.0)
+        _check_positive("init_alpha", self.init_alpha)
+        if self.target_entropy is not None and not math.isfinite(self.target_entropy):
+            raise ConfigError(f"target_entropy must be finite or None, got {self.target_entropy!r}.")
+        for name in ("batch_size", "buffer_size", "updates_per_step"):
+            value = getattr(self, name)
+            if not _is_int(value) or value < 1:
+                raise ConfigError(f"{name} must be an int >= 1, got {value!r}.")
+        if self.buffer_size < self.batch_size:
+            raise ConfigError(f"buffer_size {self.buffer_size} is smaller than batch_size "
+                              f"{self.batch_size}; raise buffer_size or lower batch_size.")
+        if not _is_int(self.warmup_steps) or self.warmup_steps < 0:
+            raise ConfigError(f"warmup_steps must be an int >= 0, got {self.warmup_steps!r}.")
+        if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
+            raise ConfigError(f"weight_decay must be a finite number >= 0, got {self.weight_decay!r}.")
+        if not (math.isfinite(self.log_std_min) and math.isfinite(self.log_std_max)
+                and self.log_std_min < self.log_std_max):
+            raise ConfigError(f"need finite log_std_min < log_std_max, got "
+                              f"({self.log_std_min!r}, {self.log_std_max!r}).")
+        _check_positive("reward_scale", self.reward_scale)
+        if self.grad_clip_norm is not None:
+            _check_positive("grad_clip_norm", self.grad_clip_norm)
+
+    def resolved_target_entropy(self, act_dim: int) -> float:
+        """Target entropy for an action space of ``act_dim`` dimensions (``-act_dim`` by default)."""
+        return float(-act_dim) if self.target_entropy is None else float(self.target_entropy)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict of every field (``hidden_sizes`` as a list)."""
+        out = asdict(self)
+        out["hidden_sizes"] = list(self.hidden_sizes)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "SACConfig":
+        """Inverse of :meth:`to_dict`; unknown keys are a :class:`ConfigError`."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(f"unknown SACConfig keys {unknown}; valid keys are {sorted(known)}.")
+        values = dict(data)
+        if "hidden_sizes" in values:
+            values["hidden_sizes"] = tuple(values["hidden_sizes"])
+        return cls(**values)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_positive(name: str, value: float) -> None:
+    if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+        raise ConfigError(f"{name} must be a finite number > 0, got {value!r}.")
+
+
+def _check_range(name: str, value: float, lo: float, hi: float, *, low_open: bool = False) -> None:
+    ok = isinstance(value, (int, float)) and math.isfinite(value) and value <= hi
+    ok = ok and (value > lo if low_open else value >= lo)
+    if not ok:
+        bracket = "(" if low_open else "["
+        raise ConfigError(f"{name} must be in {bracket}{lo}, {hi}], got {value!r}.")
