@@ -359,6 +359,21 @@ def inspect_checkpoint(path: Path | str, config: HealthConfig | None = None) -> 
     return CheckpointReport(path=str(path), kind=loaded.kind, rows=tuple(rows), notes=tuple(notes))
 
 
+def inspect_state_dicts(objects: Mapping[str, Any], *, label: str = "memory",
+                        config: HealthConfig | None = None) -> CheckpointReport:
+    """Per-layer health of state dicts already in memory (file name -> state_dict).
+
+    The same rows and verdict as :func:`inspect_checkpoint`; the registry's gate uses
+    it on a candidate version before promoting it.
+    """
+    cfg = config or HealthConfig()
+    notes: list[str] = []
+    rows: list[LayerRow] = []
+    for file, obj in objects.items():
+        rows.extend(_rows(file, obj, cfg, notes))
+    return CheckpointReport(path=label, kind="directory", rows=tuple(rows), notes=tuple(notes))
+
+
 def render(report: CheckpointReport, console: Console | None = None) -> None:
     """Print the per-layer table and the summary of ``report`` with rich."""
     console = console or Console()

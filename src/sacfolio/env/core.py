@@ -140,6 +140,29 @@ class PortfolioCore:
         obs[:, self._feat.shape[1]:] = self._w
         return obs
 
+    def observation_at(self, t: int, weights: np.ndarray) -> np.ndarray:
+        """The observation at row ``t`` of a portfolio holding ``weights``.
+
+        For serving: any row, the last included, without starting an episode.
+
+        Parameters
+        ----------
+        t : int
+            Row, ``0 <= t < T``.
+        weights : ndarray, shape (N + 1,)
+            Current weights incl. CASH.
+
+        Returns
+        -------
+        ndarray float32, shape (obs_dim,)
+        """
+        if not 0 <= int(t) < self.n_rows:
+            raise EvaluationWindowError(f"row {t} is outside the data's {self.n_rows} rows")
+        weights = np.asarray(weights, dtype=np.float64)
+        if weights.shape != (self.act_dim,):
+            raise ValueError(f"weights must have shape ({self.act_dim},), got {weights.shape}")
+        return np.concatenate([self._feat[int(t)], weights.astype(np.float32)])
+
     # ----------------------------------------------------------------- reset
     def reset(self, start: np.ndarray, stop: np.ndarray, *, which: np.ndarray | None = None) -> np.ndarray:
         """Start episodes at rows ``start`` that end when ``t == stop``, all in CASH.

@@ -1,0 +1,169 @@
+"""Expanding-window walk-forward evaluation of the SAC agent against the baselines.
+
+For each test year Y the agent is trained only on prices before Y (the scaler too),
+then every strategy is run through the same simulator and cost code over Y, each
+starting from 100% cash. The folds chained together are the out-of-sample record.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from sacfolio.agents.config import SACConfig
+from sacfolio.data.panel import MarketPanel
+from sacfolio.env.config import EnvConfig
+from sacfolio.evaluate.backtest import policy_decider, run_backtest
+from sacfolio.evaluate.baselines import BASELINES, WeightConstraints, make_baselines
+from sacfolio.evaluate.folds import yearly_folds
+from sacfolio.evaluate.results import BacktestResult, Fold, WalkForwardResult
+from sacfolio.exceptions import ConfigError
+from sacfolio.train.pipeline import TrainedModel, train_model
+
+__all__ = ["WalkForwardConfig", "run_walk_forward", "backtest_model"]
+
+AGENT = "sac"
+
+
+@dataclass(frozen=True, kw_only=True)
+class WalkForwardConfig:
+    """Settings of a walk-forward run.
+
+    Attributes
+    ----------
+    years : tuple of int
+        Test years, one fold each (expanding training window before each).
+    train_steps : int
+        Environment steps (= gradient updates after warm-up) for the first fold.
+    fold_steps : int
+        Steps for each later fold, which starts from the previous fold's weights
+        when ``warm_start`` (the previous model saw only data before its own year,
+        so this is still point in time). Without warm start every fold trains
+        ``train_steps`` from scratch.
+    warm_start : bool
+    baselines : tuple of str
+        Names from :data:`sacfolio.evaluate.baselines.BASELINES`.
+    min_train : int
+        Fewest training weeks a fold may have.
+    variant : str
+        Model variant (state layout).
+    seed : int
+        Fold k trains with seed ``seed + k``.
+    """
+
+    years: tuple[int, ...] = tuple(range(2015, 2023))
+    train_steps: int = 6_000
+    fold_steps: int = 3_000
+    warm_start: bool = True
+    baselines: tuple[str, ...] = tuple(BASELINES)
+    min_train: int = 104
+    variant: str = "sac_price"
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.years:
+            raise ConfigError("years is empty: give at least one test year, e.g. --eval-years 2021-2022")
+        if self.train_steps < 1 or self.fold_steps < 1:
+            raise ConfigError(f"train_steps={self.train_steps} and fold_steps={self.fold_steps} must be >= 1")
+        unknown = [b for b in self.baselines if b not in BASELINES]
+        if unknown:
+            raise ConfigError(f"unknown baseline(s) {unknown}; choose from {sorted(BASELINES)}")
+
+
+def backtest_model(model: TrainedModel, panel: MarketPanel, fold: Fold, name: str = AGENT) -> BacktestResult:
+    """Backtest ``model``'s deterministic policy over the fold's test span."""
+    core = model.core(panel)
+    decide = policy_decider(model.policy(), model.env_config, panel.available)
+    return run_backtest(core, decide, start=fold.test_start, stop=fold.test_stop,
+                        dates=panel.dates[fold.test_start:fold.test_stop + 1],
+                        symbols=panel.symbols, name=name)
+
+
+@dataclass(kw_only=True)
+class _Clock:
+    train: float = 0.0
+    backtest: float = 0.0
+    baselines: float = 0.0
+    per_fold: list[dict] = field(default_factory=list)
+
+
+def run_walk_forward(
+    panel: MarketPanel,
+    *,
+    config: WalkForwardConfig = WalkForwardConfig(),
+    env_config: EnvConfig = EnvConfig(),
+    sac_config: SACConfig = SACConfig(),
+    progress: bool = True,
+    log_dir: str | Path | None = None,
+    on_fold: Callable[[Fold, TrainedModel], None] | None = None,
+) -> tuple[WalkForwardResult, TrainedModel]:
+    """Train and test fold by fold; return every strategy's results and the last model.
+
+    Parameters
+    ----------
+    on_fold : callable, optional
+        Called with each fold and its trained model (e.g. to print progress).
+
+    Returns
+    -------
+    (WalkForwardResult, TrainedModel)
+        The last fold's model was trained on everything before the last test year.
+    """
+    folds = yearly_folds(panel.dates, config.years, min_train=config.min_train)
+    constraints = WeightConstraints(cash_floor=env_config.cash_floor, max_weight=env_config.max_weight)
+    baselines = make_baselines(panel, config.baselines, constraints=constraints)
+    results: dict[str, list[BacktestResult]] = {AGENT: [], **{b: [] for b in baselines}}
+    clock = _Clock()
+    model: TrainedModel | None = None
+    training: list[dict] = []
+    for k, fold in enumerate(folds):
+        t0 = time.perf_counter()
+        warm = config.warm_start and model is not None
+        model = train_model(
+            panel, train_start=fold.train_start, train_stop=fold.train_stop, variant=config.variant,
+            env_config=env_config, sac_config=sac_config,
+            steps=config.fold_steps if warm else config.train_steps, seed=config.seed + k,
+            init=model if warm else None, progress=progress,
+            log_dir=None if log_dir is None else Path(log_dir) / f"fold_{fold.label}",
+            description=f"fold {fold.label}",
+        )
+        t1 = time.perf_counter()
+        results[AGENT].append(backtest_model(model, panel, fold))
+        t2 = time.perf_counter()
+        for name, strategy in baselines.items():
+            results[name].append(run_backtest(
+                model.core(panel), strategy.decide, start=fold.test_start, stop=fold.test_stop,
+                dates=panel.dates[fold.test_start:fold.test_stop + 1], symbols=panel.symbols, name=name))
+        t3 = time.perf_counter()
+        clock.train += t1 - t0
+        clock.backtest += t2 - t1
+        clock.baselines += t3 - t2
+        tr = model.train_result
+        training.append({
+            "fold": fold.label, "train_window": list(model.train_window), "warm_start": warm,
+            "steps": tr.n_steps if tr else 0, "updates": tr.n_updates if tr else 0,
+            "seconds": round(t1 - t0, 2), "steps_per_second": round(tr.steps_per_second, 1) if tr else 0.0,
+            "last_episode_returns": [round(x, 5) for x in (tr.episode_returns[-5:] if tr else [])],
+            "stopped_early": bool(tr.stopped_early) if tr else False,
+        })
+        if on_fold is not None:
+            on_fold(fold, model)
+    assert model is not None
+    info = {
+        "agent": AGENT,
+        "variant": config.variant,
+        "walk_forward": {**asdict(config), "years": list(config.years), "baselines": list(config.baselines)},
+        "env": asdict(env_config),
+        "sac": sac_config.to_dict(),
+        "training": training,
+        "seconds": {"train": round(clock.train, 1), "backtest": round(clock.backtest, 2),
+                    "baselines": round(clock.baselines, 1)},
+        "baseline_fallbacks": {n: int(getattr(s, "fallbacks", 0)) for n, s in baselines.items()},
+        "data": {"source": panel.source, "start": str(panel.dates[0]), "end": str(panel.dates[-1]),
+                 "symbols": list(panel.symbols)},
+    }
+    wf = WalkForwardResult(symbols=panel.symbols, folds=tuple(folds),
+                           results={k: tuple(v) for k, v in results.items()}, info=info)
+    return wf, model

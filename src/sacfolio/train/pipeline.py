@@ -1,0 +1,186 @@
+"""From a market panel to a trained policy: features, a scaler fitted on the training
+span only, the environment over that span, and SAC.
+
+Walk-forward folds, ``sacfolio train`` and the API's training jobs all go through
+:func:`train_model`, so they cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from sacfolio.agents.config import SACConfig
+from sacfolio.agents.policy import NumpyPolicy
+from sacfolio.agents.sac import SAC
+from sacfolio.data.panel import MarketPanel
+from sacfolio.env.config import EnvConfig
+from sacfolio.env.core import PortfolioCore
+from sacfolio.env.gym_env import PortfolioEnv
+from sacfolio.exceptions import EvaluationWindowError
+from sacfolio.features.blocks import FeatureSet
+from sacfolio.features.price import price_features
+from sacfolio.features.scaler import FeatureScaler
+from sacfolio.train.callbacks import Callback
+from sacfolio.train.trainer import TrainResult, train_sac
+
+__all__ = ["TrainedModel", "build_features", "train_model", "state_layout"]
+
+VARIANTS = ("sac_price",)
+"""Model variants this build can train; issue 3 adds ``sac_lstm`` and ``sac_patchtst``."""
+
+
+def build_features(panel: MarketPanel, variant: str = "sac_price") -> FeatureSet:
+    """The unscaled per-stock feature block of ``variant``; row t uses data up to t only."""
+    if variant not in VARIANTS:
+        from sacfolio.exceptions import ConfigError
+
+        raise ConfigError(f"unknown model variant {variant!r}; choose from {list(VARIANTS)}")
+    return price_features(panel)
+
+
+def state_layout(features: FeatureSet) -> dict:
+    """The observation layout written to ``config.json``: what each slot of the state means."""
+    n, f = len(features.symbols), features.n_features
+    return {
+        "blocks": [
+            {"name": "features", "shape": [n, f], "order": "symbol-major", "features": list(features.names)},
+            {"name": "weights", "shape": [n + 1], "order": [*features.symbols, "CASH"]},
+        ],
+        "obs_dim": n * f + n + 1,
+        "act_dim": n + 1,
+    }
+
+
+@dataclass(kw_only=True)
+class TrainedModel:
+    """A trained learner with everything needed to apply it to new data.
+
+    Attributes
+    ----------
+    learner : SAC
+    scaler : FeatureScaler
+        Fitted on rows ``< train_stop`` of the training panel only.
+    variant : str
+    symbols : tuple of str
+        The order of the state's symbol slots.
+    feature_names : tuple of str
+    env_config, sac_config
+    train_window : tuple of str
+        First and last date whose prices the training used (ISO).
+    train_result : TrainResult or None
+        None for a model loaded from storage.
+    """
+
+    learner: SAC
+    scaler: FeatureScaler
+    variant: str
+    symbols: tuple[str, ...]
+    feature_names: tuple[str, ...]
+    env_config: EnvConfig
+    sac_config: SACConfig
+    train_window: tuple[str, str]
+    train_result: TrainResult | None = None
+
+    def policy(self) -> NumpyPolicy:
+        """A numpy copy of the deterministic actor (fast backtests and serving)."""
+        return NumpyPolicy.from_actor(self.learner.actor)
+
+    def core(self, panel: MarketPanel) -> PortfolioCore:
+        """A one-portfolio simulator over ``panel`` with this model's scaled features."""
+        if tuple(panel.symbols) != self.symbols:
+            from sacfolio.exceptions import LayoutMismatchError
+
+            raise LayoutMismatchError(
+                f"the model was trained on symbols {list(self.symbols)} but the data has "
+                f"{list(panel.symbols)}; the state would be misaligned")
+        feats = self.scaler.transform(build_features(panel, self.variant))
+        return PortfolioCore(panel.simple_returns(), feats.values, panel.available, self.env_config)
+
+    def target_weights(self, core: PortfolioCore, t: int, weights: np.ndarray | None = None,
+                       policy: NumpyPolicy | None = None) -> np.ndarray:
+        """The policy's target weights (N + 1, CASH last) at row ``t`` of ``core``.
+
+        ``weights`` are the portfolio's current weights (default 100% cash); the
+        result satisfies the constraints (cash floor, position cap, unavailable = 0).
+        """
+        from sacfolio.env.projection import action_to_weights
+
+        n = len(self.symbols)
+        current = np.zeros(n + 1) if weights is None else np.asarray(weights, dtype=np.float64)
+        if weights is None:
+            current[-1] = 1.0
+        obs = core.observation_at(t, current)[None, :]
+        action = (policy or self.policy())(obs)
+        return action_to_weights(action, self.env_config, core.available[t])[0]
+
+
+def train_model(
+    panel: MarketPanel,
+    *,
+    train_stop: int,
+    train_start: int = 0,
+    variant: str = "sac_price",
+    env_config: EnvConfig = EnvConfig(),
+    sac_config: SACConfig = SACConfig(),
+    steps: int,
+    seed: int,
+    init: TrainedModel | None = None,
+    scaler: FeatureScaler | None = None,
+    callbacks: Sequence[Callback] = (),
+    progress: bool = True,
+    log_dir: str | Path | None = None,
+    description: str = "",
+) -> TrainedModel:
+    """Train on rows ``train_start .. train_stop`` of ``panel`` and nothing after.
+
+    Decisions are made at rows ``train_start .. train_stop - 1``; the last training
+    return ends at ``train_stop``. The scaler is fitted on rows ``< train_stop``.
+
+    Parameters
+    ----------
+    init : TrainedModel, optional
+        Start from this model's weights (finetuning, or warm-starting the next
+        walk-forward fold from the previous one; both saw only earlier data).
+    scaler : FeatureScaler, optional
+        Use this fitted scaler (finetuning keeps its parent's) instead of fitting one
+        on rows ``< train_stop``.
+    steps : int
+        Environment steps (one gradient update each after warm-up).
+    """
+    if not 0 <= train_start < train_stop < panel.n_dates:
+        raise EvaluationWindowError(
+            f"training rows {train_start}..{train_stop} do not fit in the data's "
+            f"{panel.n_dates} rows ({panel.dates[0]}..{panel.dates[-1]})")
+    if train_stop - train_start < env_config.episode_length:
+        raise EvaluationWindowError(
+            f"the training span {panel.dates[train_start]}..{panel.dates[train_stop]} has "
+            f"{train_stop - train_start} weeks, fewer than one episode "
+            f"({env_config.episode_length}); use more data or a shorter --episode-length")
+    raw = build_features(panel, variant)
+    if scaler is None:
+        scaler = FeatureScaler().fit(raw, stop=train_stop)
+    feats = scaler.transform(raw)
+    core = PortfolioCore(panel.simple_returns(), feats.values, panel.available, env_config)
+    env = PortfolioEnv(core, span=(train_start, train_stop), symbols=panel.symbols)
+    learner = None
+    if init is not None:
+        learner = SAC(env.observation_space.shape[0], env.action_space.shape[0],
+                      config=sac_config, seed=seed)
+        learner.load_state_dicts(init.learner.state_dicts())
+    result = train_sac(env, config=sac_config, total_steps=steps, seed=seed, callbacks=callbacks,
+                       progress=progress, log_dir=log_dir, description=description, learner=learner)
+    return TrainedModel(
+        learner=result.learner, scaler=scaler, variant=variant, symbols=panel.symbols,
+        feature_names=raw.names, env_config=env_config, sac_config=sac_config,
+        train_window=(str(panel.dates[train_start]), str(panel.dates[train_stop])),
+        train_result=result,
+    )
+
+
+def training_rows_until(panel: MarketPanel, until: str | None) -> int:
+    """Row of the last date at or before ``until`` (default: the last row)."""
+    return panel.n_dates - 1 if until is None else int(panel.index_of(np.datetime64(until, "D")))

@@ -1,0 +1,55 @@
+"""Walk-forward: each fold trains before its test year, every strategy runs the same folds."""
+
+import numpy as np
+import pytest
+
+from sacfolio.agents.config import SACConfig
+from sacfolio.data import load_sp500_sample
+from sacfolio.evaluate.walkforward import WalkForwardConfig, run_walk_forward
+from sacfolio.exceptions import ConfigError, EvaluationWindowError
+
+
+@pytest.fixture(scope="module")
+def run():
+    panel = load_sp500_sample(start="2014-01-01")
+    config = WalkForwardConfig(years=(2021, 2022), train_steps=250, fold_steps=150,
+                               baselines=("equal_weight", "buy_and_hold", "hindsight_top5"))
+    result, model = run_walk_forward(panel, config=config, sac_config=SACConfig(warmup_steps=50),
+                                     progress=False)
+    return panel, result, model
+
+
+def test_each_fold_trains_only_before_its_test_span(run) -> None:
+    panel, result, model = run
+    for fold, info in zip(result.folds, result.info["training"]):
+        assert info["train_window"][1] == str(panel.dates[fold.train_stop])
+        assert fold.train_stop == fold.test_start
+        assert str(panel.dates[fold.test_start + 1]).startswith(fold.label)  # first test return lands in Y
+    assert model.train_window[1] == str(panel.dates[result.folds[-1].train_stop])
+    assert [i["warm_start"] for i in result.info["training"]] == [False, True]
+
+
+def test_all_strategies_cover_the_same_weeks_and_weights_are_feasible(run) -> None:
+    panel, result, _ = run
+    agent = result.combined("sac")
+    for name in result.results:
+        other = result.combined(name)
+        np.testing.assert_array_equal(other.dates, agent.dates)
+        w = other.weights
+        np.testing.assert_allclose(w.sum(axis=1), 1.0, atol=1e-9)
+        assert (w[:, -1] >= 0.02 - 1e-9).all() and (w[:, :-1] <= 0.2 + 1e-9).all()
+    assert np.isfinite(agent.returns).all()
+    # The hindsight ceiling must beat every honest strategy by a wide margin.
+    best_honest = max(result.combined(n).equity[-1] for n in result.results if not n.startswith("hindsight"))
+    assert result.combined("hindsight_top5").equity[-1] > 2 * best_honest
+
+
+def test_a_year_outside_the_data_is_a_clear_error() -> None:
+    panel = load_sp500_sample(start="2018-01-01")
+    with pytest.raises(EvaluationWindowError, match="2030"):
+        run_walk_forward(panel, config=WalkForwardConfig(years=(2030,)), progress=False)
+
+
+def test_unknown_baseline_is_refused_before_any_training() -> None:
+    with pytest.raises(ConfigError, match="no_such"):
+        WalkForwardConfig(baselines=("no_such",))

@@ -1,0 +1,63 @@
+"""train_and_register: full and finetune versions, parents, the gate, and round trips."""
+
+import numpy as np
+import pytest
+import torch
+
+from sacfolio.agents.config import SACConfig
+from sacfolio.data import MarketPanel, load_sp500_sample
+from sacfolio.exceptions import ModelNotFoundError
+from sacfolio.registry import Registry
+from sacfolio.registry.sac_model import from_artifacts
+from sacfolio.registry.training import train_and_register
+
+SMALL = SACConfig(warmup_steps=50, batch_size=32)
+
+
+@pytest.fixture(scope="module")
+def panel() -> MarketPanel:
+    return load_sp500_sample(start="2017-01-01")
+
+
+def test_full_then_finetune_gives_a_child_trained_on_the_recent_window(tmp_path, panel) -> None:
+    registry = Registry(tmp_path / "models")
+    full = train_and_register(name="sac_price", mode="full", panel=panel, registry=registry, steps=200,
+                              seed=0, sac_config=SMALL, gate_weeks=52)
+    assert full.decision.promoted and registry.current("sac_price") == full.version
+
+    fine = train_and_register(name="sac_price", mode="finetune", panel=panel, registry=registry, steps=150,
+                              seed=1, finetune_weeks=26, gate_weeks=52)
+    meta = registry.metadata("sac_price", fine.version)
+    assert meta["parent"] == full.version
+    assert meta["training"]["mode"] == "finetune"
+    # Trained on the last 26 weeks only, and starting from its parent's scaler.
+    assert fine.model.train_window == (str(panel.dates[-27]), str(panel.dates[-1]))
+    np.testing.assert_array_equal(fine.model.scaler.mean_, full.model.scaler.mean_)
+    # Both were evaluated on the same 52-week window, and the decision says which won.
+    d = fine.decision
+    assert d.current == full.version and d.candidate == fine.version
+    assert d.promoted == (d.candidate_cagr > d.current_cagr)
+    history = registry.history("sac_price")
+    assert [h.get("version") for h in history][-1] == fine.version
+
+
+def test_a_loaded_version_acts_bit_identically(tmp_path, panel) -> None:
+    registry = Registry(tmp_path / "models")
+    out = train_and_register(name="sac_price", mode="full", panel=panel, registry=registry, steps=150,
+                             seed=2, sac_config=SMALL, gate_weeks=52)
+    loaded = from_artifacts(registry.load("sac_price"))
+    obs = torch.randn(16, loaded.learner.obs_dim, generator=torch.Generator().manual_seed(0))
+    a = out.model.learner.actor.act(obs, deterministic=True)
+    b = loaded.learner.actor.act(obs, deterministic=True)
+    assert torch.equal(a, b)
+    core = loaded.core(panel)
+    np.testing.assert_array_equal(loaded.target_weights(core, panel.n_dates - 1),
+                                  out.model.target_weights(out.model.core(panel), panel.n_dates - 1))
+
+
+def test_finetune_without_a_current_version_and_unknown_names_are_clear_errors(tmp_path, panel) -> None:
+    registry = Registry(tmp_path / "models")
+    with pytest.raises(ModelNotFoundError, match="no current version"):
+        train_and_register(name="sac_price", mode="finetune", panel=panel, registry=registry, steps=10, seed=0)
+    with pytest.raises(ModelNotFoundError, match="unknown model"):
+        train_and_register(name="sac_nope", mode="full", panel=panel, registry=registry, steps=10, seed=0)

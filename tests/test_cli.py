@@ -1,0 +1,74 @@
+"""The command line as a user runs it: a subprocess, real files, exit codes."""
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SACFOLIO = [sys.executable, "-m", "sacfolio.cli"]
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "COLUMNS": "160"}
+
+
+def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([*SACFOLIO, *args], cwd=cwd, env=ENV, capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.slow
+def test_demo_on_a_small_slice_writes_a_report_weights_and_a_registered_model(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    proc = _run("demo", "--start", "2014-01-01", "--eval-years", "2021-2022", "--steps", "250",
+                "--fold-steps", "150", "--out", str(out), "--no-progress", "--home", str(tmp_path / "models"),
+                cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "equal_weight" in proc.stdout and "gate" in proc.stdout
+    html = (out / "report.html").read_text()
+    assert "<script src=" not in html and "sac" in html
+    assert (out / "equity.png").stat().st_size > 10_000
+    with open(out / "weights.csv") as f:
+        rows = list(csv.reader(f))
+    assert rows[0][0] == "date" and rows[0][-1] == "CASH" and len(rows[0]) == 22
+    assert len(rows) - 1 == 105  # one row per decision close, 2021 and 2022
+    for row in rows[1:]:
+        assert abs(sum(map(float, row[1:])) - 1.0) < 1e-6
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert "sac" in json.dumps(metrics)
+    listing = _run("registry", "list", "sac_price", "--home", str(tmp_path / "models"), cwd=tmp_path)
+    assert listing.returncode == 0 and "current" in listing.stdout
+
+
+@pytest.mark.parametrize(
+    "content, needle",
+    [
+        ("date,A,B\n2020-01-03,1,2\n2020-01-10,-5,3\n2020-01-17,2,3\n", "'A'"),
+        ("date,A,B\n2020-01-03,1,2\n2020-01-03,1,3\n", "appears twice"),
+        ("date,A\n2020-01-03,1\n2020-01-10,2\n", "2 symbols"),
+        ("date,A,B\n2020-01-03,1,abc\n2020-01-10,2,3\n", "'B'"),
+    ],
+)
+def test_bad_data_exits_2_with_one_message_and_writes_nothing(tmp_path: Path, content: str, needle: str) -> None:
+    path = tmp_path / "prices.csv"
+    path.write_text(content)
+    out = tmp_path / "run"
+    proc = _run("demo", "--data", str(path), "--out", str(out), "--no-progress", "--home",
+                str(tmp_path / "models"), cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr and "prices.csv" in proc.stderr and needle in proc.stderr
+    assert not out.exists() and not (tmp_path / "models").exists()
+
+
+def test_an_evaluation_window_outside_the_data_exits_2(tmp_path: Path) -> None:
+    proc = _run("evaluate", "--eval-years", "2031", "--out", str(tmp_path / "run"), "--no-progress", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "2031" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "run").exists()
+
+
+def test_help_teaches_the_commands(tmp_path: Path) -> None:
+    proc = _run("--help", cwd=tmp_path)
+    assert proc.returncode == 0
+    for command in ("demo", "train", "evaluate", "registry", "inspect", "doctor"):
+        assert command in proc.stdout
