@@ -62,11 +62,11 @@ def _load_panel(data: Path | None, start: str | None, end: str | None):
 
 
 def _configs():
-    """The environment and SAC settings (seed 001's defaults)."""
-    from sacfolio.agents.config import SACConfig
+    """The environment and SAC settings (seed 001's, with the portfolio reward scale)."""
     from sacfolio.env.config import EnvConfig
+    from sacfolio.train.pipeline import PORTFOLIO_SAC
 
-    return EnvConfig(), SACConfig()
+    return EnvConfig(), PORTFOLIO_SAC
 
 
 def _evaluate(*, data, start, end, eval_years, steps, fold_steps, seed, baselines, out, progress,
@@ -113,8 +113,8 @@ def demo(
     start: StartOpt = None,
     end: EndOpt = None,
     eval_years: YearsOpt = "2015-2022",
-    steps: StepsOpt = 6000,
-    fold_steps: FoldStepsOpt = 3000,
+    steps: StepsOpt = 10_000,
+    fold_steps: FoldStepsOpt = 5_000,
     seed: SeedOpt = 0,
     baselines: Annotated[Optional[str], typer.Option(help="Comma-separated baselines (default: all).")] = None,
     out: Annotated[Path, typer.Option(help="Directory for the report, weights and TensorBoard logs.")] = Path("runs/demo"),
@@ -123,8 +123,12 @@ def demo(
                                            help="Save the last fold's model in the registry and run the promotion gate.")] = True,
     home: HomeOpt = None,
 ) -> None:
-    """Train SAC walk-forward on the embedded S&P 500 sample, compare it with classical
-    portfolios out of sample, and write an HTML report (about 5-10 minutes on 2 cores)."""
+    """Train SAC walk-forward, compare it with classical portfolios out of sample, report, register.
+
+    Uses the embedded S&P 500 sample unless --data is given. For each test year the agent
+    trains only on earlier weeks; the report lands in --out and the last fold's model is
+    saved in the registry and put through the promotion gate.
+    """
     from sacfolio.registry import Registry
     from sacfolio.registry.training import register_model
 
@@ -153,15 +157,18 @@ def evaluate(
     start: StartOpt = None,
     end: EndOpt = None,
     eval_years: YearsOpt = "2015-2022",
-    steps: StepsOpt = 6000,
-    fold_steps: FoldStepsOpt = 3000,
+    steps: StepsOpt = 10_000,
+    fold_steps: FoldStepsOpt = 5_000,
     seed: SeedOpt = 0,
     baselines: Annotated[Optional[str], typer.Option(help="Comma-separated baselines (default: all).")] = None,
     out: Annotated[Path, typer.Option(help="Directory for the report.")] = Path("runs/evaluate"),
     progress: ProgressOpt = True,
 ) -> None:
-    """Expanding-window walk-forward backtest: for each test year, train only on earlier
-    data, then run the agent and every baseline through the same cost code."""
+    """Walk-forward backtest of the agent and the baselines, with a report (no registration).
+
+    Expanding window: for each test year the agent trains only on earlier data, then the
+    agent and every baseline run through the same cost code.
+    """
     _evaluate(data=data, start=start, end=end, eval_years=eval_years, steps=steps, fold_steps=fold_steps,
               seed=seed, baselines=baselines, out=out, progress=progress, title="sacfolio walk-forward evaluation")
 
@@ -174,7 +181,7 @@ def train(
     data: DataOpt = None,
     start: StartOpt = None,
     until: Annotated[Optional[str], typer.Option(help="Train on data up to this date (default: all).")] = None,
-    steps: StepsOpt = 6000,
+    steps: StepsOpt = 10_000,
     seed: SeedOpt = 0,
     finetune_weeks: Annotated[int, typer.Option(min=4, help="finetune: most recent weeks to train on.")] = 26,
     finetune_lr: Annotated[Optional[float], typer.Option(help="finetune: learning rate (default: the model's).")] = None,
@@ -186,8 +193,11 @@ def train(
     home: HomeOpt = None,
     progress: ProgressOpt = True,
 ) -> None:
-    """Train a model (full or finetune), save it as a registry version and run the promotion gate:
-    it becomes `current` only if it beats the current version's CAGR on the same window."""
+    """Train a model (full or finetune), save it as a registry version, run the promotion gate.
+
+    The new version becomes `current` only if it beats the current version's CAGR on the
+    same window and its weights are healthy.
+    """
     from sacfolio.registry.training import train_and_register
 
     panel = _load_panel(data, start, None)

@@ -20,7 +20,7 @@ from sacfolio.evaluate.baselines import BASELINES, WeightConstraints, make_basel
 from sacfolio.evaluate.folds import yearly_folds
 from sacfolio.evaluate.results import BacktestResult, Fold, WalkForwardResult
 from sacfolio.exceptions import ConfigError
-from sacfolio.train.pipeline import TrainedModel, train_model
+from sacfolio.train.pipeline import PORTFOLIO_SAC, TrainedModel, train_model
 
 __all__ = ["WalkForwardConfig", "run_walk_forward", "backtest_model"]
 
@@ -54,8 +54,8 @@ class WalkForwardConfig:
     """
 
     years: tuple[int, ...] = tuple(range(2015, 2023))
-    train_steps: int = 6_000
-    fold_steps: int = 3_000
+    train_steps: int = 10_000
+    fold_steps: int = 5_000
     warm_start: bool = True
     baselines: tuple[str, ...] = tuple(BASELINES)
     min_train: int = 104
@@ -94,7 +94,7 @@ def run_walk_forward(
     *,
     config: WalkForwardConfig = WalkForwardConfig(),
     env_config: EnvConfig = EnvConfig(),
-    sac_config: SACConfig = SACConfig(),
+    sac_config: SACConfig = PORTFOLIO_SAC,
     progress: bool = True,
     log_dir: str | Path | None = None,
     on_fold: Callable[[Fold, TrainedModel], None] | None = None,

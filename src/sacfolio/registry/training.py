@@ -25,7 +25,7 @@ from sacfolio.registry.gate import GateEvaluation, GateWindow, PromotionDecision
 from sacfolio.registry.registry import Registry
 from sacfolio.registry.sac_model import from_artifacts, to_artifacts
 from sacfolio.train.callbacks import Callback, Learner
-from sacfolio.train.pipeline import TrainedModel, train_model, training_rows_until
+from sacfolio.train.pipeline import PORTFOLIO_SAC, TrainedModel, train_model, training_rows_until
 
 __all__ = ["MODEL_VARIANTS", "TrainOutcome", "gate_window", "gate_evaluator", "health_problems",
            "train_and_register", "register_model"]
@@ -151,7 +151,7 @@ def train_and_register(
     min_confidence: float = 0.0,
     force_reason: str | None = None,
     env_config: EnvConfig = EnvConfig(),
-    sac_config: SACConfig = SACConfig(),
+    sac_config: SACConfig = PORTFOLIO_SAC,
     progress: bool = False,
     on_progress: Callable[[int, int], None] | None = None,
     callbacks: Sequence[Callback] = (),

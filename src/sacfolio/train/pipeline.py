@@ -27,7 +27,17 @@ from sacfolio.features.scaler import FeatureScaler
 from sacfolio.train.callbacks import Callback
 from sacfolio.train.trainer import TrainResult, train_sac
 
-__all__ = ["TrainedModel", "build_features", "train_model", "state_layout"]
+__all__ = ["PORTFOLIO_SAC", "TrainedModel", "build_features", "train_model", "state_layout"]
+
+PORTFOLIO_SAC = SACConfig(reward_scale=100.0)
+"""SAC settings for portfolio training: seed 001's table plus a reward scale of 100.
+
+Weekly log returns are ~1e-2, so unscaled rewards are small beside the entropy
+bonus (alpha 0.2 over 21 action dimensions) and weight decay; scaled by 100 they
+are O(1), as in the SAC paper's reward-scale setting. Measured on the 2019-2020
+folds (6,000 + 3,000 steps): CAGR 19.9% with scale 100 vs 15.5% with 1 (1/N: 26.0%);
+the synthetic drift market is learned only with the scale.
+"""
 
 VARIANTS = ("sac_price",)
 """Model variants this build can train; issue 3 adds ``sac_lstm`` and ``sac_patchtst``."""
@@ -125,7 +135,7 @@ def train_model(
     train_start: int = 0,
     variant: str = "sac_price",
     env_config: EnvConfig = EnvConfig(),
-    sac_config: SACConfig = SACConfig(),
+    sac_config: SACConfig = PORTFOLIO_SAC,
     steps: int,
     seed: int,
     init: TrainedModel | None = None,
