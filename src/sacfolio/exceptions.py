@@ -84,3 +84,21 @@ class DataWarning(UserWarning):
 
 class CheckpointError(SacfolioError, ValueError):
     """A checkpoint cannot be read as weights: missing, not a state dict, or holding pickled objects."""
+
+
+class ServiceRequestError(SacfolioError, ValueError):
+    """A request to the HTTP service cannot be served as asked.
+
+    ``status_code`` is the HTTP status the API answers with (422 invalid input by
+    default, 404 unknown job or resource); the response carries the same message.
+    """
+
+    def __init__(self, message: str, *, status_code: int = 422) -> None:
+        if not 400 <= status_code < 500:
+            raise ValueError(f"status_code must be a 4xx code, got {status_code}")
+        self.status_code = status_code
+        super().__init__(message)
+
+
+class MissingDependencyError(SacfolioError, ImportError):
+    """An optional integration (e.g. transformers for FinBERT) is used but not installed."""
