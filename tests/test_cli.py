@@ -25,6 +25,9 @@ def test_demo_on_a_small_slice_writes_a_report_weights_and_a_registered_model(tm
                 cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "equal_weight" in proc.stdout and "gate" in proc.stdout
+    # The default variant is seed 001's LSTM state; the sample has prices only and the run says so.
+    assert "sac_lstm" in proc.stdout and "neutral" in proc.stdout
+    assert "forecast quality per year" in proc.stdout
     html = (out / "report.html").read_text()
     assert "<script src=" not in html and "sac" in html
     assert (out / "equity.png").stat().st_size > 10_000
@@ -36,7 +39,8 @@ def test_demo_on_a_small_slice_writes_a_report_weights_and_a_registered_model(tm
         assert abs(sum(map(float, row[1:])) - 1.0) < 1e-6
     metrics = json.loads((out / "metrics.json").read_text())
     assert "sac" in json.dumps(metrics)
-    listing = _run("registry", "list", "sac_price", "--home", str(tmp_path / "models"), cwd=tmp_path)
+    assert "Forecast quality per year" in html
+    listing = _run("registry", "list", "sac_lstm", "--home", str(tmp_path / "models"), cwd=tmp_path)
     assert listing.returncode == 0 and "current" in listing.stdout
 
 
@@ -67,8 +71,17 @@ def test_an_evaluation_window_outside_the_data_exits_2(tmp_path: Path) -> None:
     assert not (tmp_path / "run").exists()
 
 
+def test_features_show_prints_coverage_and_rows(tmp_path: Path) -> None:
+    proc = _run("features", "show", "--variant", "sac_price", "--start", "2020-01-01", "--symbol", "MSFT",
+                cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "logret_52w" in proc.stdout and "MSFT: last 5 dates" in proc.stdout and "2022-12-30" in proc.stdout
+    bad = _run("features", "show", "--variant", "sac_price", "--symbol", "NOPE", cwd=tmp_path)
+    assert bad.returncode == 2 and "NOPE" in bad.stderr
+
+
 def test_help_teaches_the_commands(tmp_path: Path) -> None:
     proc = _run("--help", cwd=tmp_path)
     assert proc.returncode == 0
-    for command in ("demo", "train", "evaluate", "registry", "inspect", "doctor"):
+    for command in ("demo", "train", "evaluate", "features", "registry", "inspect", "doctor"):
         assert command in proc.stdout

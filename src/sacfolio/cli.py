@@ -16,7 +16,7 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
-from sacfolio.exceptions import SacfolioError
+from sacfolio.exceptions import ConfigError, SacfolioError
 
 app = typer.Typer(
     name="sacfolio",
@@ -32,7 +32,7 @@ app = typer.Typer(
     rich_markup_mode="rich",
     pretty_exceptions_enable=False,
 )
-console = Console(stderr=False)
+console = Console() if Console().is_terminal else Console(width=150)  # piped: don't cut tables at 80
 err_console = Console(stderr=True)
 
 DataOpt = Annotated[Optional[Path], typer.Option(
@@ -48,6 +48,15 @@ StepsOpt = Annotated[int, typer.Option(
     "--steps", min=1, help="SAC environment steps (one gradient update each) for the first fold.")]
 FoldStepsOpt = Annotated[int, typer.Option(
     "--fold-steps", min=1, help="Steps for each later fold, warm-started from the previous fold.")]
+VariantOpt = Annotated[str, typer.Option(
+    "--variant", help="State: 'sac_lstm' / 'sac_patchtst' (seed 001: sentiment, fundamentals and a "
+    "walk-forward LSTM / PatchTST forecast per stock) or 'sac_price' (trailing returns and volatility).")]
+NewsOpt = Annotated[Optional[Path], typer.Option(
+    "--news", help="News items (JSONL/JSON/Parquet: timestamp, symbol(s), headline) or a "
+    "daily_sentiment.parquet, for the seed 001 variants.", show_default=False)]
+FundamentalsOpt = Annotated[Optional[Path], typer.Option(
+    "--fundamentals", help="Folder of cached Alpha Vantage responses (INCOME_STATEMENT, BALANCE_SHEET, "
+    "EARNINGS) for the seed 001 variants.", show_default=False)]
 ProgressOpt = Annotated[bool, typer.Option("--progress/--no-progress", help="Show progress bars.")]
 HomeOpt = Annotated[Optional[str], typer.Option(
     "--home", help="Model registry root (path or fsspec URL). Default: $SACFOLIO_HOME or ./models.")]
@@ -70,22 +79,46 @@ def _configs():
 
 
 def _evaluate(*, data, start, end, eval_years, steps, fold_steps, seed, baselines, out, progress,
-              title: str):
+              title: str, variant: str = "sac_lstm", news=None, fundamentals=None, synthetic: bool = False):
     """Walk-forward run + report; shared by ``demo`` and ``evaluate``."""
     from sacfolio.evaluate.baselines import BASELINES
     from sacfolio.evaluate.folds import parse_years
     from sacfolio.evaluate.report import print_summary, write_report
     from sacfolio.evaluate.walkforward import WalkForwardConfig, run_walk_forward
 
+    from sacfolio.train.pipeline import VARIANTS, FeatureSources
+
     t0 = time.perf_counter()
-    panel = _load_panel(data, start, end)
-    years = parse_years(eval_years)
+    if variant not in VARIANTS:
+        raise ConfigError(f"unknown --variant {variant!r}; choose from {', '.join(VARIANTS)}")
+    if synthetic:
+        from sacfolio.data.synthetic import FactorMarketConfig, factor_market
+
+        market = factor_market(FactorMarketConfig(seed=seed), out_dir=Path(out) / "synthetic_market")
+        panel, news, fundamentals = market.panel, market.news_path, market.fundamentals_dir
+        console.print(f"[bold]synthetic market[/bold] planted sentiment IC {market.config.ic_sentiment}, "
+                      f"fundamental IC {market.config.ic_fundamental}; news and Alpha Vantage files in "
+                      f"{Path(out) / 'synthetic_market'}")
+        if eval_years is None:
+            last = int(str(panel.dates[-1])[:4])
+            eval_years = f"{last - 1}-{last}"
+    else:
+        panel = _load_panel(data, start, end)
+    sources = FeatureSources(news=None if news is None else str(news),
+                             fundamentals=None if fundamentals is None else str(fundamentals))
+    years = parse_years(eval_years or "2015-2022")
     names = tuple(BASELINES) if baselines is None else tuple(b.strip() for b in baselines.split(",") if b.strip())
     wf_config = WalkForwardConfig(years=tuple(years), train_steps=steps, fold_steps=fold_steps,
-                                  baselines=names, seed=seed)
+                                  baselines=names, seed=seed, variant=variant)
     env_config, sac_config = _configs()
     console.print(f"[bold]data[/bold] {panel.source}: {panel.n_symbols} symbols, {panel.n_dates} weeks "
                   f"{panel.dates[0]}..{panel.dates[-1]}")
+    state = {"sac_lstm": "seed 001 state with walk-forward LSTM forecasts",
+             "sac_patchtst": "seed 001 state with walk-forward PatchTST forecasts",
+             "sac_price": "price-only state"}[variant]
+    console.print(f"[bold]variant[/bold] {variant}: {state}" + (
+        "; this data has prices only, so sentiment and fundamentals are neutral (count 0, age maximal)"
+        if variant != "sac_price" and sources.news is None and sources.fundamentals is None else ""))
     console.print(f"[bold]walk-forward[/bold] test years {years[0]}..{years[-1]} ({len(years)} folds), "
                   f"{steps} steps first fold, {fold_steps} per later fold, baselines: {', '.join(names)}")
 
@@ -95,7 +128,10 @@ def _evaluate(*, data, start, end, eval_years, steps, fold_steps, seed, baseline
                       f"({tr.n_updates} updates, {tr.wall_seconds:.0f}s, {tr.steps_per_second:.0f} steps/s)")
 
     result, model = run_walk_forward(panel, config=wf_config, env_config=env_config, sac_config=sac_config,
-                                     progress=progress, log_dir=Path(out) / "tensorboard", on_fold=on_fold)
+                                     progress=progress, log_dir=Path(out) / "tensorboard", on_fold=on_fold,
+                                     sources=sources)
+    if variant != "sac_price":
+        _forecast_quality(panel, variant, result, progress)
     result.info["seconds"]["total"] = round(time.perf_counter() - t0, 1)
     paths = write_report(result, Path(out), agent="sac", title=title)
     print_summary(result, console, agent="sac")
@@ -107,12 +143,33 @@ def _evaluate(*, data, start, end, eval_years, steps, fold_steps, seed, baseline
     return result, model, panel, paths
 
 
+def _forecast_quality(panel, variant: str, result, progress: bool) -> None:
+    """Per-year quality of the walk-forward forecasts (read from the cache the run filled)."""
+    from sacfolio.features.forecast import ForecastConfig, forecast_quality, format_quality_table, \
+        walk_forward_forecasts
+    from sacfolio.train.pipeline import default_cache_dir
+
+    forecasts = walk_forward_forecasts(panel, ForecastConfig(model=variant.removeprefix("sac_")),
+                                       cache_dir=default_cache_dir(), progress=progress)
+    rows = forecast_quality(panel, forecasts)
+    result.info["forecast_quality"] = [r._asdict() for r in rows]
+    console.print(format_quality_table(rows, title=f"{variant}: forecast quality per year "
+                                       "(rank IC across stocks, hit rate; momentum = trailing 52-week return)"),
+                  highlight=False)
+
+
 @app.command()
 def demo(
     data: DataOpt = None,
     start: StartOpt = None,
     end: EndOpt = None,
-    eval_years: YearsOpt = "2015-2022",
+    eval_years: YearsOpt = None,
+    variant: VariantOpt = "sac_lstm",
+    news: NewsOpt = None,
+    fundamentals: FundamentalsOpt = None,
+    synthetic: Annotated[bool, typer.Option(
+        "--synthetic", help="Run on a generated factor market whose news and fundamentals carry a known "
+        "amount of information (written to disk and read back through the real loaders).")] = False,
     steps: StepsOpt = 10_000,
     fold_steps: FoldStepsOpt = 5_000,
     seed: SeedOpt = 0,
@@ -135,18 +192,19 @@ def demo(
     t0 = time.perf_counter()
     result, model, panel, _ = _evaluate(
         data=data, start=start, end=end, eval_years=eval_years, steps=steps, fold_steps=fold_steps,
-        seed=seed, baselines=baselines, out=out, progress=progress, title="sacfolio demo")
+        seed=seed, baselines=baselines, out=out, progress=progress, title=f"sacfolio demo ({variant})",
+        variant=variant, news=news, fundamentals=fundamentals, synthetic=synthetic)
     if register:
         # The last fold's model saw only data before the last test year, so gating it on
         # that year is out of sample for it.
-        registry = _open_registry(home, MODEL)
+        registry = _open_registry(home, variant)
         last = result.folds[-1]
         version, decision = register_model(
-            model, name=MODEL, registry=registry, panel=panel, window=last,
+            model, name=variant, registry=registry, panel=panel, window=last,
             metadata={"training": {"mode": "walk-forward", "seed": seed, "steps": steps,
                                    "fold_steps": fold_steps, "eval_years": eval_years},
                       "seed": seed, "metrics": _fold_metrics(result, last.label)})
-        console.print(f"[bold]registry[/bold] {registry.root}: saved {MODEL} version {version}")
+        console.print(f"[bold]registry[/bold] {registry.root}: saved {variant} version {version}")
         console.print(f"[bold]gate[/bold] {decision.summary()}")
     console.print(f"[bold]demo finished[/bold] in {time.perf_counter() - t0:.0f}s")
 
@@ -157,6 +215,9 @@ def evaluate(
     start: StartOpt = None,
     end: EndOpt = None,
     eval_years: YearsOpt = "2015-2022",
+    variant: VariantOpt = "sac_lstm",
+    news: NewsOpt = None,
+    fundamentals: FundamentalsOpt = None,
     steps: StepsOpt = 10_000,
     fold_steps: FoldStepsOpt = 5_000,
     seed: SeedOpt = 0,
@@ -170,12 +231,15 @@ def evaluate(
     agent and every baseline run through the same cost code.
     """
     _evaluate(data=data, start=start, end=end, eval_years=eval_years, steps=steps, fold_steps=fold_steps,
-              seed=seed, baselines=baselines, out=out, progress=progress, title="sacfolio walk-forward evaluation")
+              seed=seed, baselines=baselines, out=out, progress=progress,
+              title=f"sacfolio walk-forward evaluation ({variant})", variant=variant, news=news,
+              fundamentals=fundamentals)
 
 
 @app.command()
 def train(
-    model: Annotated[str, typer.Option("--model", help="Model name in the registry.")] = "sac_price",
+    model: Annotated[str, typer.Option("--model", help="Model name in the registry, which is also its "
+                                       "state variant: sac_lstm, sac_patchtst or sac_price.")] = "sac_lstm",
     mode: Annotated[str, typer.Option(help="'full': from scratch on all data up to --until. 'finetune': "
                                       "continue the current version on the last --finetune-weeks.")] = "full",
     data: DataOpt = None,
@@ -190,6 +254,8 @@ def train(
         help="Promote only if the bootstrap probability that the candidate's CAGR is higher reaches this.")] = 0.0,
     force: Annotated[Optional[str], typer.Option("--force", metavar="REASON",
                                                  help="Promote regardless of the gate, recording REASON.")] = None,
+    news: NewsOpt = None,
+    fundamentals: FundamentalsOpt = None,
     home: HomeOpt = None,
     progress: ProgressOpt = True,
 ) -> None:
@@ -199,23 +265,23 @@ def train(
     same window and its weights are healthy.
     """
     from sacfolio.registry.training import train_and_register
+    from sacfolio.train.pipeline import FeatureSources
 
     panel = _load_panel(data, start, None)
+    sources = FeatureSources(news=None if news is None else str(news),
+                             fundamentals=None if fundamentals is None else str(fundamentals))
     env_config, sac_config = _configs()
     registry = _open_registry(home, model)
     outcome = train_and_register(
         name=model, mode=mode, panel=panel, registry=registry, steps=steps, seed=seed, until=until,
         finetune_weeks=finetune_weeks, finetune_lr=finetune_lr, gate_weeks=gate_weeks,
         min_confidence=min_confidence, force_reason=force, env_config=env_config, sac_config=sac_config,
-        progress=progress)
+        sources=sources, progress=progress)
     tr = outcome.model.train_result
     console.print(f"trained {model} ({mode}) on {outcome.model.train_window[0]}..{outcome.model.train_window[1]}: "
                   f"{tr.n_updates} updates in {tr.wall_seconds:.0f}s")
     console.print(f"[bold]registry[/bold] {registry.root}: version {outcome.version}")
     console.print(f"[bold]gate[/bold] {outcome.decision.summary()}")
-
-
-MODEL = "sac_price"
 
 
 def _open_registry(home: str | None, name: str):
@@ -230,6 +296,78 @@ def _fold_metrics(result, label: str) -> dict:
 
     k = [f.label for f in result.folds].index(label)
     return {name: summarize(parts[k]).as_dict() for name, parts in result.results.items()}
+
+
+features_app = typer.Typer(help="Compute, cache and inspect the per-stock state features.",
+                            no_args_is_help=True)
+
+
+def _features(data, start, end, variant, news, fundamentals, progress):
+    from sacfolio.train.pipeline import VARIANTS, FeatureSources, build_features
+
+    if variant not in VARIANTS:
+        raise ConfigError(f"unknown --variant {variant!r}; choose from {', '.join(VARIANTS)}")
+    panel = _load_panel(data, start, end)
+    sources = FeatureSources(news=None if news is None else str(news),
+                             fundamentals=None if fundamentals is None else str(fundamentals))
+    return panel, build_features(panel, variant, sources=sources, progress=progress)
+
+
+def _print_coverage(panel, feats) -> None:
+    from rich.table import Table
+
+    console.print(f"[bold]{len(feats.dates)} dates x {len(feats.symbols)} symbols x {feats.n_features} "
+                  f"features[/bold] ({feats.dates[0]}..{feats.dates[-1]}, source {panel.source})")
+    table = Table(title="coverage: share of (date, symbol) cells computed from data; the rest are neutral 0")
+    for col in ("feature", "coverage", "first date with data", "mean", "std"):
+        table.add_column(col, justify="left" if col == "feature" else "right")
+    for f, name in enumerate(feats.names):
+        valid = feats.valid[:, :, f]
+        rows_with = valid.any(axis=1)
+        first = str(feats.dates[rows_with.argmax()]) if rows_with.any() else "never"
+        vals = feats.values[:, :, f][valid]
+        table.add_row(name, f"{valid.mean():.1%}", first, f"{vals.mean():+.4f}" if vals.size else "-",
+                      f"{vals.std():.4f}" if vals.size else "-")
+    console.print(table)
+
+
+@features_app.command("build")
+def features_build(
+    variant: VariantOpt = "sac_lstm", data: DataOpt = None, start: StartOpt = None, end: EndOpt = None,
+    news: NewsOpt = None, fundamentals: FundamentalsOpt = None, progress: ProgressOpt = True,
+) -> None:
+    """Compute the features of --variant (filling the forecast cache, $SACFOLIO_CACHE) and show coverage."""
+    panel, feats = _features(data, start, end, variant, news, fundamentals, progress)
+    _print_coverage(panel, feats)
+
+
+@features_app.command("show")
+def features_show(
+    variant: VariantOpt = "sac_lstm", data: DataOpt = None, start: StartOpt = None, end: EndOpt = None,
+    news: NewsOpt = None, fundamentals: FundamentalsOpt = None,
+    symbol: Annotated[Optional[str], typer.Option(help="Symbol whose rows to print (default: the first).")] = None,
+    rows: Annotated[int, typer.Option(min=1, help="How many of the last dates to print.")] = 5,
+) -> None:
+    """Shape, coverage per feature and the last few rows of one symbol (unscaled)."""
+    from rich.table import Table
+
+    panel, feats = _features(data, start, end, variant, news, fundamentals, False)
+    _print_coverage(panel, feats)
+    sym = symbol or feats.symbols[0]
+    if sym not in feats.symbols:
+        raise ConfigError(f"unknown --symbol {sym!r}; the data has {', '.join(feats.symbols)}")
+    n = feats.symbols.index(sym)
+    table = Table(title=f"{sym}: last {rows} dates")
+    table.add_column("date")
+    for name in feats.names:
+        table.add_column(name, justify="right")
+    for t in range(max(0, len(feats.dates) - rows), len(feats.dates)):
+        table.add_row(str(feats.dates[t]), *(f"{v:+.4f}" if ok else "·" for v, ok in
+                                              zip(feats.values[t, n], feats.valid[t, n])))
+    console.print(table)
+
+
+app.add_typer(features_app, name="features")
 
 
 def _registry_app():

@@ -13,7 +13,7 @@ from sacfolio.exceptions import ConfigError, EvaluationWindowError
 def run():
     panel = load_sp500_sample(start="2014-01-01")
     config = WalkForwardConfig(years=(2021, 2022), train_steps=250, fold_steps=150,
-                               baselines=("equal_weight", "buy_and_hold", "hindsight_top5"))
+                               baselines=("equal_weight", "buy_and_hold", "hindsight_top5"), variant="sac_price")
     result, model = run_walk_forward(panel, config=config, sac_config=SACConfig(warmup_steps=50),
                                      progress=False)
     return panel, result, model

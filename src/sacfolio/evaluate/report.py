@@ -244,7 +244,7 @@ def _html(title: str, doc: dict[str, Any], figures: list[tuple[str, Any]], total
 backtested with the same env and cost code as training; weights are targets chosen at each
 decision close (exported in weights.csv). The hindsight strategy reads the coming week's prices:
 it is a ceiling, not a strategy (hidden in the charts until clicked in the legend).</p>
-<h2>Run settings</h2><pre>{info}</pre>
+{_forecast_html(doc["info"])}<h2>Run settings</h2><pre>{info}</pre>
 </body></html>
 """
 
@@ -282,6 +282,26 @@ def _write_weights(path: Path, res: BacktestResult) -> None:
         writer.writerow(["date", *res.symbols, "CASH"])
         for d, row in zip(res.dates[:-1].astype("datetime64[D]"), res.weights):
             writer.writerow([str(d), *(f"{w:.10g}" for w in row)])
+
+
+def _forecast_html(info: Mapping[str, Any]) -> str:
+    """Per-year forecast quality table (seed 001 variants), or nothing."""
+    rows = info.get("forecast_quality") or []
+    if not rows:
+        return ""
+    head = ("<tr><th>year</th><th>weeks</th><th>rank IC</th><th>IC momentum</th><th>hit rate</th>"
+            "<th>hit rate momentum</th></tr>")
+
+    def cell(v: Any) -> str:
+        return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:+.3f}"
+
+    body = "".join(
+        f"<tr><td>{r['year']}</td><td>{r['n_weeks']}</td><td>{cell(r['ic'])}</td><td>{cell(r['ic_momentum'])}</td>"
+        f"<td>{cell(r['hit_rate'])}</td><td>{cell(r['hit_rate_momentum'])}</td></tr>" for r in rows)
+    return ("<h2>Forecast quality per year</h2><p>Walk-forward forecasts of next week's return: the model "
+            "for year Y was trained on the 5 years before Y only. Rank IC is the mean cross-sectional Spearman "
+            "correlation of forecast and realized return; momentum is the trailing 52-week return as a "
+            f"forecast.</p><table>{head}{body}</table>")
 
 
 def write_report(result: WalkForwardResult, out_dir: Path, *, agent: str = "sac", title: str,

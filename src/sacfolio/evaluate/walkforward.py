@@ -20,7 +20,8 @@ from sacfolio.evaluate.baselines import BASELINES, WeightConstraints, make_basel
 from sacfolio.evaluate.folds import yearly_folds
 from sacfolio.evaluate.results import BacktestResult, Fold, WalkForwardResult
 from sacfolio.exceptions import ConfigError
-from sacfolio.train.pipeline import PORTFOLIO_SAC, TrainedModel, train_model
+from sacfolio.features.blocks import FeatureSet
+from sacfolio.train.pipeline import PORTFOLIO_SAC, FeatureSources, TrainedModel, build_features, train_model
 
 __all__ = ["WalkForwardConfig", "run_walk_forward", "backtest_model"]
 
@@ -59,7 +60,7 @@ class WalkForwardConfig:
     warm_start: bool = True
     baselines: tuple[str, ...] = tuple(BASELINES)
     min_train: int = 104
-    variant: str = "sac_price"
+    variant: str = "sac_lstm"
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -72,9 +73,10 @@ class WalkForwardConfig:
             raise ConfigError(f"unknown baseline(s) {unknown}; choose from {sorted(BASELINES)}")
 
 
-def backtest_model(model: TrainedModel, panel: MarketPanel, fold: Fold, name: str = AGENT) -> BacktestResult:
+def backtest_model(model: TrainedModel, panel: MarketPanel, fold: Fold, name: str = AGENT,
+                   features: FeatureSet | None = None) -> BacktestResult:
     """Backtest ``model``'s deterministic policy over the fold's test span."""
-    core = model.core(panel)
+    core = model.core(panel, features)
     decide = policy_decider(model.policy(), model.env_config, panel.available)
     return run_backtest(core, decide, start=fold.test_start, stop=fold.test_stop,
                         dates=panel.dates[fold.test_start:fold.test_stop + 1],
@@ -98,6 +100,8 @@ def run_walk_forward(
     progress: bool = True,
     log_dir: str | Path | None = None,
     on_fold: Callable[[Fold, TrainedModel], None] | None = None,
+    sources: FeatureSources = FeatureSources(),
+    cache_dir: str | Path | None = None,
 ) -> tuple[WalkForwardResult, TrainedModel]:
     """Train and test fold by fold; return every strategy's results and the last model.
 
@@ -115,6 +119,7 @@ def run_walk_forward(
     constraints = WeightConstraints(cash_floor=env_config.cash_floor, max_weight=env_config.max_weight)
     baselines = make_baselines(panel, config.baselines, constraints=constraints)
     results: dict[str, list[BacktestResult]] = {AGENT: [], **{b: [] for b in baselines}}
+    raw = build_features(panel, config.variant, sources=sources, cache_dir=cache_dir, progress=progress)
     clock = _Clock()
     model: TrainedModel | None = None
     training: list[dict] = []
@@ -125,16 +130,16 @@ def run_walk_forward(
             panel, train_start=fold.train_start, train_stop=fold.train_stop, variant=config.variant,
             env_config=env_config, sac_config=sac_config,
             steps=config.fold_steps if warm else config.train_steps, seed=config.seed + k,
-            init=model if warm else None, progress=progress,
+            init=model if warm else None, features=raw, sources=sources, progress=progress,
             log_dir=None if log_dir is None else Path(log_dir) / f"fold_{fold.label}",
             description=f"fold {fold.label}",
         )
         t1 = time.perf_counter()
-        results[AGENT].append(backtest_model(model, panel, fold))
+        results[AGENT].append(backtest_model(model, panel, fold, features=raw))
         t2 = time.perf_counter()
         for name, strategy in baselines.items():
             results[name].append(run_backtest(
-                model.core(panel), strategy.decide, start=fold.test_start, stop=fold.test_stop,
+                model.core(panel, raw), strategy.decide, start=fold.test_start, stop=fold.test_stop,
                 dates=panel.dates[fold.test_start:fold.test_stop + 1], symbols=panel.symbols, name=name))
         t3 = time.perf_counter()
         clock.train += t1 - t0
@@ -154,6 +159,8 @@ def run_walk_forward(
     info = {
         "agent": AGENT,
         "variant": config.variant,
+        "state_features": list(raw.names),
+        "sources": sources.to_dict(),
         "walk_forward": {**asdict(config), "years": list(config.years), "baselines": list(config.baselines)},
         "env": asdict(env_config),
         "sac": sac_config.to_dict(),

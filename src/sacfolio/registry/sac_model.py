@@ -16,7 +16,7 @@ from sacfolio.env.config import EnvConfig
 from sacfolio.exceptions import CorruptArtifactError, LayoutMismatchError
 from sacfolio.features.scaler import FeatureScaler
 from sacfolio.registry.artifacts import ModelArtifacts
-from sacfolio.train.pipeline import TrainedModel
+from sacfolio.train.pipeline import FeatureSources, TrainedModel
 
 __all__ = ["SAC_FILES", "to_artifacts", "from_artifacts"]
 
@@ -29,6 +29,7 @@ def to_artifacts(model: TrainedModel, *, metadata: dict[str, Any]) -> ModelArtif
     n, f = len(model.symbols), len(model.feature_names)
     config = {
         "variant": model.variant,
+        "sources": model.sources.to_dict(),
         "sac": model.sac_config.to_dict(),
         "env": asdict(model.env_config),
         "state_layout": {
@@ -72,4 +73,5 @@ def from_artifacts(artifacts: ModelArtifacts) -> TrainedModel:
         env_config=EnvConfig(**config["env"]),
         sac_config=sac_config,
         train_window=(str(window[0]), str(window[1])),
+        sources=FeatureSources(**(config.get("sources") or {})),
     )

@@ -25,13 +25,14 @@ from sacfolio.registry.gate import GateEvaluation, GateWindow, PromotionDecision
 from sacfolio.registry.registry import Registry
 from sacfolio.registry.sac_model import from_artifacts, to_artifacts
 from sacfolio.train.callbacks import Callback, Learner
-from sacfolio.train.pipeline import PORTFOLIO_SAC, TrainedModel, train_model, training_rows_until
+from sacfolio.train.pipeline import PORTFOLIO_SAC, FeatureSources, TrainedModel, train_model, training_rows_until
 
 __all__ = ["MODEL_VARIANTS", "TrainOutcome", "gate_window", "gate_evaluator", "health_problems",
            "train_and_register", "register_model"]
 
-MODEL_VARIANTS: dict[str, str] = {"sac_price": "sac_price"}
-"""Registry model name -> state variant it trains."""
+MODEL_VARIANTS: dict[str, str] = {"sac_lstm": "sac_lstm", "sac_patchtst": "sac_patchtst",
+                                   "sac_price": "sac_price"}
+"""Registry model name -> state variant it trains (seed 001's names)."""
 
 Mode = Literal["full", "finetune"]
 
@@ -150,6 +151,7 @@ def train_and_register(
     gate_weeks: int = 104,
     min_confidence: float = 0.0,
     force_reason: str | None = None,
+    sources: FeatureSources = FeatureSources(),
     env_config: EnvConfig = EnvConfig(),
     sac_config: SACConfig = PORTFOLIO_SAC,
     progress: bool = False,
@@ -180,7 +182,7 @@ def train_and_register(
     if mode == "full":
         model = train_model(panel, train_stop=stop, variant=variant, env_config=env_config,
                             sac_config=sac_config, steps=steps, seed=seed, callbacks=cbs,
-                            progress=progress, description=f"{name} full")
+                            sources=sources, progress=progress, description=f"{name} full")
     elif mode == "finetune":
         parent = registry.current(name)
         if parent is None:
@@ -203,7 +205,7 @@ def train_and_register(
                                       episode_length=min(base.env_config.episode_length, weeks))
         model = train_model(panel, train_start=stop - weeks, train_stop=stop, variant=variant,
                             env_config=env_cfg, sac_config=cfg, steps=steps, seed=seed, init=base,
-                            scaler=base.scaler, callbacks=cbs, progress=progress,
+                            scaler=base.scaler, sources=base.sources, callbacks=cbs, progress=progress,
                             description=f"{name} finetune")
         model = dataclasses.replace(model, env_config=base.env_config)
     else:

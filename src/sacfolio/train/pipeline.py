@@ -7,7 +7,8 @@ Walk-forward folds, ``sacfolio train`` and the API's training jobs all go throug
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
@@ -27,7 +28,7 @@ from sacfolio.features.scaler import FeatureScaler
 from sacfolio.train.callbacks import Callback
 from sacfolio.train.trainer import TrainResult, train_sac
 
-__all__ = ["PORTFOLIO_SAC", "TrainedModel", "build_features", "train_model", "state_layout"]
+__all__ = ["PORTFOLIO_SAC", "VARIANTS", "FeatureSources", "TrainedModel", "build_features", "train_model", "state_layout"]
 
 PORTFOLIO_SAC = SACConfig(reward_scale=100.0)
 """SAC settings for portfolio training: seed 001's table plus a reward scale of 100.
@@ -39,17 +40,55 @@ folds (6,000 + 3,000 steps): CAGR 19.9% with scale 100 vs 15.5% with 1 (1/N: 26.
 the synthetic drift market is learned only with the scale.
 """
 
-VARIANTS = ("sac_price",)
-"""Model variants this build can train; issue 3 adds ``sac_lstm`` and ``sac_patchtst``."""
+VARIANTS = ("sac_lstm", "sac_patchtst", "sac_price")
+"""State variants: seed 001's (7 signal features + a walk-forward LSTM or PatchTST
+forecast per stock) and the price-only one (trailing returns and volatility)."""
 
 
-def build_features(panel: MarketPanel, variant: str = "sac_price") -> FeatureSet:
-    """The unscaled per-stock feature block of ``variant``; row t uses data up to t only."""
+def default_cache_dir() -> Path:
+    """Forecast cache: ``$SACFOLIO_CACHE`` or ``./.sacfolio-cache``."""
+    return Path(os.environ.get("SACFOLIO_CACHE", ".sacfolio-cache"))
+
+
+@dataclass(frozen=True, kw_only=True)
+class FeatureSources:
+    """Where a variant's non-price inputs come from; recorded in the model's config.json.
+
+    Attributes
+    ----------
+    news : str, optional
+        News items (JSONL/JSON/Parquet) or a ``daily_sentiment.parquet``; None: no news.
+    fundamentals : str, optional
+        Folder of cached Alpha Vantage responses; None: no fundamentals.
+    """
+
+    news: str | None = None
+    fundamentals: str | None = None
+
+    def to_dict(self) -> dict:
+        return {"news": self.news, "fundamentals": self.fundamentals}
+
+
+def build_features(panel: MarketPanel, variant: str = "sac_price", *,
+                   sources: FeatureSources = FeatureSources(), cache_dir: str | Path | None = None,
+                   progress: bool = False) -> FeatureSet:
+    """The unscaled per-stock feature block of ``variant``; row t uses data up to t only.
+
+    ``sac_lstm`` / ``sac_patchtst`` run (or read from ``cache_dir``) the walk-forward
+    forecasts: the forecast for year Y comes from a model trained before Y.
+    """
     if variant not in VARIANTS:
         from sacfolio.exceptions import ConfigError
 
         raise ConfigError(f"unknown model variant {variant!r}; choose from {list(VARIANTS)}")
-    return price_features(panel)
+    if variant == "sac_price":
+        return price_features(panel)
+    from sacfolio.features.signals import seed001_features
+
+    return seed001_features(panel, forecaster=variant.removeprefix("sac_"), news=sources.news,
+                            fundamentals=sources.fundamentals,
+                            cache_dir=default_cache_dir() if cache_dir is None else cache_dir,
+                            progress=progress)
 
 
 def state_layout(features: FeatureSet) -> dict:
@@ -93,21 +132,27 @@ class TrainedModel:
     env_config: EnvConfig
     sac_config: SACConfig
     train_window: tuple[str, str]
+    sources: FeatureSources = field(default_factory=FeatureSources)
     train_result: TrainResult | None = None
 
     def policy(self) -> NumpyPolicy:
         """A numpy copy of the deterministic actor (fast backtests and serving)."""
         return NumpyPolicy.from_actor(self.learner.actor)
 
-    def core(self, panel: MarketPanel) -> PortfolioCore:
-        """A one-portfolio simulator over ``panel`` with this model's scaled features."""
+    def core(self, panel: MarketPanel, features: FeatureSet | None = None) -> PortfolioCore:
+        """A simulator over ``panel`` with this model's scaled features.
+
+        ``features`` are the unscaled :func:`build_features` of ``panel`` when the caller
+        already has them (walk-forward reuses one set for every fold).
+        """
         if tuple(panel.symbols) != self.symbols:
             from sacfolio.exceptions import LayoutMismatchError
 
             raise LayoutMismatchError(
                 f"the model was trained on symbols {list(self.symbols)} but the data has "
                 f"{list(panel.symbols)}; the state would be misaligned")
-        feats = self.scaler.transform(build_features(panel, self.variant))
+        raw = features if features is not None else build_features(panel, self.variant, sources=self.sources)
+        feats = self.scaler.transform(raw)
         return PortfolioCore(panel.simple_returns(), feats.values, panel.available, self.env_config)
 
     def target_weights(self, core: PortfolioCore, t: int, weights: np.ndarray | None = None,
@@ -140,6 +185,8 @@ def train_model(
     seed: int,
     init: TrainedModel | None = None,
     scaler: FeatureScaler | None = None,
+    features: FeatureSet | None = None,
+    sources: FeatureSources = FeatureSources(),
     callbacks: Sequence[Callback] = (),
     progress: bool = True,
     log_dir: str | Path | None = None,
@@ -158,6 +205,10 @@ def train_model(
     scaler : FeatureScaler, optional
         Use this fitted scaler (finetuning keeps its parent's) instead of fitting one
         on rows ``< train_stop``.
+    features : FeatureSet, optional
+        The unscaled :func:`build_features` of ``panel`` when already computed.
+    sources : FeatureSources
+        News and fundamentals inputs of the seed 001 variants.
     steps : int
         Environment steps (one gradient update each after warm-up).
     """
@@ -170,7 +221,8 @@ def train_model(
             f"the training span {panel.dates[train_start]}..{panel.dates[train_stop]} has "
             f"{train_stop - train_start} weeks, fewer than one episode "
             f"({env_config.episode_length}); use more data or a shorter --episode-length")
-    raw = build_features(panel, variant)
+    raw = features if features is not None else build_features(panel, variant, sources=sources,
+                                                                progress=progress)
     if scaler is None:
         scaler = FeatureScaler().fit(raw, stop=train_stop)
     feats = scaler.transform(raw)
@@ -187,7 +239,7 @@ def train_model(
         learner=result.learner, scaler=scaler, variant=variant, symbols=panel.symbols,
         feature_names=raw.names, env_config=env_config, sac_config=sac_config,
         train_window=(str(panel.dates[train_start]), str(panel.dates[train_stop])),
-        train_result=result,
+        sources=sources, train_result=result,
     )
 
 
