@@ -386,6 +386,10 @@ from sacfolio.inspect import inspect_command  # noqa: E402
 
 app.command("inspect", help="Per-layer health of a checkpoint (a version directory, a .pt state dict "
             "or a Stable-Baselines3 .zip); --repair OUT writes a repaired copy.")(inspect_command)
+from sacfolio.serve.command import serve_command  # noqa: E402
+
+app.command("serve", help="Start the brain API (FastAPI + uvicorn): train/finetune jobs, inference, "
+            "health, status, the dashboard at /dashboard/ and the retraining scheduler.")(serve_command)
 app.command("doctor", help="Check Python, torch and the APIs sacfolio relies on, and that the data "
             "and model directories are usable; prints the fix for each problem.")(doctor_command)
 

@@ -62,6 +62,17 @@ def test_weights_csv(written, result: WalkForwardResult) -> None:
     np.testing.assert_allclose(body, result.combined("sac").weights, atol=1e-9)
 
 
+def test_equity_csv_has_every_strategy_on_every_decision_close(written, result: WalkForwardResult) -> None:
+    with (written.weights_csv.parent / "equity.csv").open() as fh:
+        rows = list(csv.reader(fh))
+    names = list(result.results)
+    assert sorted(rows[0][1:]) == sorted(names)
+    for i, name in enumerate(rows[0][1:], start=1):
+        expected = result.combined(name).equity
+        np.testing.assert_allclose([float(r[i]) for r in rows[1:]], expected, rtol=1e-7)
+    assert [r[0] for r in rows[1:]] == [str(d) for d in result.combined(names[0]).dates]
+
+
 def test_metrics_json(written, result: WalkForwardResult) -> None:
     doc = json.loads(written.metrics_json.read_text())
     assert [f["label"] for f in doc["folds"]] == ["2020", "2021"]

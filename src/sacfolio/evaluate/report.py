@@ -304,9 +304,20 @@ def _forecast_html(info: Mapping[str, Any]) -> str:
             f"forecast.</p><table>{head}{body}</table>")
 
 
+def _write_equity(path: Path, names: list[str], combined: Mapping[str, BacktestResult]) -> None:
+    """``date,<strategy...>``: every strategy's equity (start 1.0) on every decision close."""
+    dates = next(iter(combined.values())).dates
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["date", *names])
+        curves = np.column_stack([combined[n].equity for n in names])
+        for d, row in zip(dates, curves):
+            writer.writerow([str(d), *(f"{v:.8g}" for v in row)])
+
+
 def write_report(result: WalkForwardResult, out_dir: Path, *, agent: str = "sac", title: str,
                  seed: int = 0) -> ReportPaths:
-    """Write ``report.html``, ``equity.png``, ``weights.csv`` and ``metrics.json``.
+    """Write ``report.html``, ``equity.png``, ``weights.csv``, ``equity.csv`` and ``metrics.json``.
 
     Parameters
     ----------
@@ -346,6 +357,7 @@ def write_report(result: WalkForwardResult, out_dir: Path, *, agent: str = "sac"
     paths.html.write_text(page, encoding="utf-8")
     paths.metrics_json.write_text(json.dumps(doc, indent=2, allow_nan=False), encoding="utf-8")
     _write_weights(paths.weights_csv, combined[agent])
+    _write_equity(out_dir / "equity.csv", names, combined)
     _png(paths.png, names, agent, combined, title,
          [r.dates[0].astype("datetime64[D]") for r in result.results[agent][1:]])
     return paths

@@ -1,0 +1,170 @@
+"""Target weights for a request: the served model's, or the static fallback's with the reason."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+
+from sacfolio.env.config import EnvConfig
+from sacfolio.exceptions import ConfigError, ServiceRequestError
+from sacfolio.serve.market import MarketData
+from sacfolio.serve.model_cache import ModelCache
+
+__all__ = ["CASH", "Decision", "equal_weights", "static_weights", "parse_current_weights", "decide"]
+
+CASH = "CASH"
+_SUM_TOLERANCE = 1e-6
+
+
+@dataclass(frozen=True, kw_only=True)
+class Decision:
+    """Target weights and where they came from.
+
+    Attributes
+    ----------
+    weights : dict of str to float
+        By symbol, CASH last; non-negative, summing to 1.
+    version : str or None
+        Model version (None for the fallback).
+    as_of : date
+        Date of the data row the decision used.
+    source : "model" or "fallback"
+    reason : str or None
+        Why the fallback was served.
+    aux : dict or None
+        Auxiliary return predictions by symbol when the model has aux heads.
+    """
+
+    weights: dict[str, float]
+    version: str | None
+    as_of: date
+    source: str
+    reason: str | None
+    aux: dict[str, float] | None = None
+
+
+def equal_weights(available: np.ndarray, config: EnvConfig = EnvConfig()) -> np.ndarray:
+    """Equal weight over available stocks within the cash floor and position cap.
+
+    Parameters
+    ----------
+    available : ndarray of bool, shape (N,)
+    config : EnvConfig
+        ``cash_floor`` (2%) and ``max_weight`` (20%).
+
+    Returns
+    -------
+    ndarray float64, shape (N + 1,)
+        ``min((1 - cash_floor) / n_available, max_weight)`` per available stock, the
+        rest in CASH.
+    """
+    available = np.asarray(available, dtype=bool)
+    w = np.zeros(len(available) + 1)
+    n = int(available.sum())
+    if n:
+        w[:-1][available] = min((1.0 - config.cash_floor) / n, config.max_weight)
+    w[-1] = 1.0 - w[:-1].sum()
+    return w
+
+
+def static_weights(configured: Mapping[str, float] | None, symbols: Sequence[str],
+                   available: np.ndarray) -> np.ndarray:
+    """The configured fallback as a vector in ``symbols`` order plus CASH, or :func:`equal_weights`.
+
+    Raises
+    ------
+    ConfigError
+        A configured symbol is not in the data.
+    """
+    if configured is None:
+        return equal_weights(available)
+    unknown = sorted(set(configured) - set(symbols) - {CASH})
+    if unknown:
+        raise ConfigError(f"fallback_weights name symbols {unknown} that are not in the data "
+                          f"(symbols: {list(symbols)} and {CASH})")
+    return np.array([float(configured.get(s, 0.0)) for s in [*symbols, CASH]])
+
+
+def parse_current_weights(value: Mapping[str, float] | Sequence[float] | None,
+                          symbols: Sequence[str]) -> np.ndarray | None:
+    """Validate a portfolio's current weights.
+
+    Parameters
+    ----------
+    value : mapping or sequence or None
+        By symbol (symbols left out hold 0) or a list of ``N + 1`` numbers in
+        ``symbols`` order then CASH.
+    symbols : sequence of str
+
+    Returns
+    -------
+    ndarray float64, shape (N + 1,) or None
+
+    Raises
+    ------
+    ServiceRequestError
+        422: unknown symbols, wrong length, NaN/inf, negative, or not summing to 1.
+    """
+    if value is None:
+        return None
+    names = [*symbols, CASH]
+    if isinstance(value, Mapping):
+        unknown = sorted(set(value) - set(names))
+        if unknown:
+            raise ServiceRequestError(f"current_weights has unknown symbols {unknown}; the model "
+                                      f"trades {list(symbols)} and {CASH}")
+        w = np.array([float(value.get(s, 0.0)) for s in names])
+    else:
+        if len(value) != len(names):
+            raise ServiceRequestError(f"current_weights has {len(value)} numbers; expected "
+                                      f"{len(names)}: {', '.join(names)} (CASH last)")
+        w = np.array([float(v) for v in value])
+    bad = [names[i] for i in np.flatnonzero(~np.isfinite(w))]
+    if bad:
+        raise ServiceRequestError(f"current_weights of {bad} are not finite numbers")
+    neg = {names[i]: float(w[i]) for i in np.flatnonzero(w < 0)}
+    if neg:
+        raise ServiceRequestError(f"current_weights must be >= 0 (long only), got {neg}")
+    total = float(w.sum())
+    if not math.isclose(total, 1.0, rel_tol=0.0, abs_tol=_SUM_TOLERANCE):
+        raise ServiceRequestError(f"current_weights must sum to 1 incl. {CASH} (±{_SUM_TOLERANCE:g}), "
+                                  f"they sum to {total:.9g}")
+    return w
+
+
+def _as_dict(names: Sequence[str], w: np.ndarray) -> dict[str, float]:
+    return dict(zip(names, (float(x) for x in w)))
+
+
+def decide(cache: ModelCache, name: str, *, as_of: date | None,
+           current_weights: Mapping[str, float] | Sequence[float] | None,
+           fallback: Mapping[str, float] | None) -> Decision:
+    """Target weights of model ``name`` at ``as_of`` (point in time) for a portfolio.
+
+    The served version decides when one is loaded; otherwise the static fallback is
+    returned with the reason. The request is validated the same way in both cases.
+
+    Raises
+    ------
+    ServiceRequestError
+        422 for a date outside the data or invalid current weights.
+    """
+    serving = cache.serving(name)
+    data = serving.data if serving is not None else cache.data.current
+    panel = data.panel
+    t = data.row_for(as_of)
+    w = parse_current_weights(current_weights, panel.symbols)
+    names = [*panel.symbols, CASH]
+    row_date = panel.dates[t].astype("datetime64[D]").astype(date)
+    if serving is None:
+        reason = cache.slots[name].fallback_reason(name, cache.registry.root)
+        target = static_weights(fallback, panel.symbols, panel.available[t])
+        return Decision(weights=_as_dict(names, target), version=None, as_of=row_date,
+                        source="fallback", reason=reason)
+    target = serving.model.target_weights(serving.core, t, w, serving.policy)
+    return Decision(weights=_as_dict(names, target), version=serving.version, as_of=row_date,
+                    source="model", reason=None)

@@ -1,0 +1,155 @@
+"""Request and response bodies of the brain API (pydantic)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from sacfolio.serve.jobs import JobRecord
+
+__all__ = [
+    "Problem", "InferenceRequest", "WeightsResponse", "DecisionResponse", "TrainRequest", "JobView",
+    "JobList", "ModelHealth", "CheckView", "HealthResponse", "StatusResponse", "RetrainRequest",
+    "RetrainResponse",
+]
+
+
+class Problem(BaseModel):
+    """Body of every 4xx answer: what is wrong and how to fix it."""
+
+    detail: str
+
+
+class InferenceRequest(BaseModel):
+    """Optional inputs of an inference; an empty body decides at the last data row from 100% cash."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    as_of: date | None = Field(default=None, description="Decide with the data of the last row at or "
+                               "before this date (point in time). Default: the last row.")
+    current_weights: dict[str, float] | list[float] | None = Field(
+        default=None, description="The portfolio's weights now: by symbol incl. CASH (symbols left out "
+        "hold 0), or N + 1 numbers in the model's symbol order then CASH. Non-negative, finite, summing "
+        "to 1 (±1e-6). Default: 100% CASH.")
+
+
+class WeightsResponse(BaseModel):
+    """Target weights and where they came from."""
+
+    model: str
+    weights: dict[str, float] = Field(description="Target weight by symbol, CASH last; >= 0, sum 1.")
+    version: str | None = Field(description="Registry version that decided (None for the fallback).")
+    as_of: date = Field(description="Date of the data row used.")
+    source: Literal["model", "fallback"]
+    reason: str | None = Field(default=None, description="Why the static fallback was served.")
+
+
+class DecisionResponse(WeightsResponse):
+    """Target weights plus the model's auxiliary predictions."""
+
+    aux: dict[str, float] | None = Field(
+        default=None, description="Auxiliary next-week return predictions by symbol from the model's "
+        "aux heads; null when the served model has no aux heads (or the fallback is served).")
+
+
+class TrainRequest(BaseModel):
+    """Optional overrides of a training job; an empty body uses the service's settings."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    steps: int | None = Field(default=None, ge=1, le=1_000_000, description="SAC environment steps.")
+    seed: int | None = Field(default=None, ge=0, le=2**31 - 1, description="Seed of the run.")
+    until: date | None = Field(default=None, description="Last date of data the training may use.")
+
+
+class JobView(BaseModel):
+    """A training job's record."""
+
+    id: str
+    model: str
+    mode: Literal["full", "finetune"]
+    state: Literal["queued", "running", "succeeded", "failed"]
+    progress: float = Field(ge=0, le=1)
+    trigger: str = Field(description="api, schedule or retrain.")
+    params: dict[str, Any]
+    created_at: str
+    started_at: str | None
+    finished_at: str | None
+    pid: int | None = Field(description="Process id of the job's worker once started.")
+    log_tail: str
+    version: str | None = Field(description="Version the job saved in the registry.")
+    promoted: bool | None = Field(description="The promotion gate's verdict.")
+    decision: dict[str, Any] | None = Field(description="The gate decision with both scores.")
+    error: str | None
+    existing: bool = Field(default=False, description="True when a POST found this job already queued "
+                           "or running for the same model and mode and did not start another.")
+
+    @classmethod
+    def of(cls, job: JobRecord, *, existing: bool = False) -> "JobView":
+        return cls(id=job.id, model=job.model, mode=job.mode, state=job.state, progress=job.progress,
+                   trigger=job.trigger, params=job.params, created_at=job.created_at,
+                   started_at=job.started_at, finished_at=job.finished_at, pid=job.pid, log_tail=job.log_tail,
+                   version=job.version, promoted=job.promoted, decision=job.decision, error=job.error,
+                   existing=existing)
+
+
+class JobList(BaseModel):
+    jobs: list[JobView]
+
+
+class ModelHealth(BaseModel):
+    """One model's serving state."""
+
+    enabled: bool
+    loaded: bool
+    source: Literal["model", "fallback"]
+    version: str | None = Field(description="Version serving requests.")
+    current: str | None = Field(description="The registry's current version (differs from `version` "
+                                "while a newer version fails to load).")
+    promoted_at: str | None
+    loaded_at: str | None
+    load_error: str | None
+    reason: str | None = Field(description="Why the fallback is served.")
+
+
+class CheckView(BaseModel):
+    name: str
+    ok: bool
+    detail: str
+    fix: str
+    required: bool
+
+
+class HealthResponse(BaseModel):
+    """Is the service serving what it should (seed 000's sac_enabled / sac_loaded)?"""
+
+    status: Literal["ok", "degraded"]
+    sac_enabled: bool
+    sac_loaded: bool
+    models: dict[str, ModelHealth]
+    torch: str
+    checks: list[CheckView]
+    registry: str
+
+
+class StatusResponse(BaseModel):
+    schedule: list[dict[str, Any]]
+    jobs: list[JobView]
+    running: list[str]
+    data: dict[str, Any]
+    started_at: str
+
+
+class RetrainRequest(BaseModel):
+    """Which scheduled jobs to run now (all when empty)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str | None = None
+    mode: Literal["full", "finetune"] | None = None
+
+
+class RetrainResponse(BaseModel):
+    jobs: list[JobView]

@@ -1,0 +1,1 @@
+"""One APIRouter per resource; :mod:`sacfolio.serve.app` assembles them."""

@@ -1,0 +1,30 @@
+"""``GET /jobs`` and ``GET /jobs/{id}``: training jobs with state, progress, log tail and outcome."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, Query
+
+from sacfolio.serve.deps import ServiceDep
+from sacfolio.serve.models import JobList, JobView, Problem
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/jobs", tags=["jobs"])
+
+
+@router.get("", response_model=JobList, summary="List training jobs, newest first")
+def list_jobs(service: ServiceDep,
+              limit: Annotated[int, Query(ge=1, le=500)] = 50,
+              state: Annotated[Literal["queued", "running", "succeeded", "failed"] | None, Query()] = None,
+              model: Annotated[str | None, Query(max_length=100)] = None) -> JobList:
+    """Jobs newest first, optionally only those in `state` or of `model`."""
+    return JobList(jobs=[JobView.of(j) for j in service.store.list(limit=limit, state=state, model=model)])
+
+
+@router.get("/{job_id}", response_model=JobView, responses={404: {"model": Problem}},
+            summary="One training job")
+def get_job(job_id: Annotated[str, Path(max_length=64)], service: ServiceDep) -> JobView:
+    """State, progress (0..1), log tail, the version it saved and the gate decision."""
+    return JobView.of(service.store.get(job_id))

@@ -1,0 +1,194 @@
+"""Settings of the brain API: registry, data, fallback weights, auth, schedule, limits.
+
+Values come from, highest priority first: environment variables ``SACFOLIO_<FIELD>``
+(``SACFOLIO_HOME``, ``SACFOLIO_API_TOKEN``, ``SACFOLIO_DATA_PATH`` ...; lists and
+mappings as JSON), then the ``--config`` file (YAML or JSON, keys are the field
+names), then the defaults below.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from sacfolio.exceptions import ConfigError
+
+__all__ = ["ScheduleEntry", "ServeSettings", "load_settings", "read_config_file"]
+
+
+class ScheduleEntry(BaseModel):
+    """One scheduled retraining: a model, a mode and a crontab expression."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    model: str = Field(description="Model name, e.g. 'sac_price'.")
+    mode: Literal["full", "finetune"] = Field(description="'full' trains from scratch, 'finetune' "
+                                              "continues the current version on recent weeks.")
+    cron: str = Field(description="Five-field crontab 'minute hour day month day_of_week'; use day "
+                      "names (mon..sun) for day_of_week, e.g. '0 6 * * sat'.")
+
+    @field_validator("cron")
+    @classmethod
+    def _valid_cron(cls, value: str) -> str:
+        from apscheduler.triggers.cron import CronTrigger
+
+        try:
+            CronTrigger.from_crontab(value)
+        except ValueError as exc:
+            raise ValueError(f"cron {value!r} is not a valid crontab expression ({exc})") from exc
+        return value
+
+
+def _default_home() -> str:
+    return os.environ.get("SACFOLIO_HOME") or "./models"
+
+
+class ServeSettings(BaseSettings):
+    """Everything ``sacfolio serve`` can be configured with."""
+
+    model_config = SettingsConfigDict(env_prefix="SACFOLIO_", extra="forbid", frozen=True)
+
+    home: str = Field(default_factory=_default_home, description="Model registry root (directory or "
+                      "fsspec URL). Default $SACFOLIO_HOME, else ./models.")
+    models: list[str] = Field(default_factory=lambda: ["sac_price"], description="Model names the "
+                              "service serves and trains (seed 000's sac_enabled).")
+    data_path: Path | None = Field(default=None, description="CSV/Parquet price file for inference and "
+                                   "training; None uses the embedded S&P 500 sample.")
+    data_start: str | None = Field(default=None, description="Ignore prices before this ISO date.")
+    reports_dir: Path | None = Field(default=None, description="Directory of `sacfolio demo|evaluate` "
+                                     "runs (each with metrics.json); the dashboard shows the newest.")
+    fallback_weights: dict[str, float] | None = Field(
+        default=None, description="Static target weights by symbol incl. CASH served when no model is "
+        "loaded (seed 000's static fallback). Default: equal weight within the 2% cash / 20% cap rules.")
+    api_token: SecretStr | None = Field(default=None, description="When set (SACFOLIO_API_TOKEN), "
+                                        "training endpoints need 'Authorization: Bearer <token>'.")
+    schedule: list[ScheduleEntry] = Field(
+        default_factory=lambda: [
+            ScheduleEntry(model="sac_price", mode="finetune", cron="0 6 * * sat"),
+            ScheduleEntry(model="sac_price", mode="full", cron="0 3 1 * *"),
+        ],
+        description="Scheduled retraining (cron in `timezone`); [] disables the scheduler.")
+    timezone: str = Field(default="UTC", description="Time zone of the cron expressions.")
+    train_steps: int = Field(default=6000, ge=1, le=10_000_000, description="Default SAC steps of a full run.")
+    finetune_steps: int = Field(default=2000, ge=1, le=10_000_000, description="Default steps of a finetune.")
+    finetune_weeks: int = Field(default=26, ge=1, description="Recent weeks a finetune trains on.")
+    gate_weeks: int = Field(default=104, ge=1, description="Evaluation window of the promotion gate.")
+    seed: int = Field(default=0, ge=0, description="Default seed of training jobs.")
+    jobs_db: Path | None = Field(default=None, description="SQLite file of job records; default "
+                                 "<home>/jobs.sqlite3 for a local home, else ./sacfolio-jobs.sqlite3.")
+    max_concurrent_jobs: int = Field(default=1, ge=1, le=8, description="Training processes at once.")
+    max_body_bytes: int = Field(default=65_536, ge=1024, description="Larger request bodies get 413.")
+    reload_seconds: float = Field(default=2.0, gt=0, description="How often `current` and the data file "
+                                  "are checked for changes (hot reload).")
+    dashboard_refresh_seconds: float = Field(default=5.0, ge=1, description="Dashboard refresh period.")
+
+    @field_validator("models")
+    @classmethod
+    def _known_models(cls, value: list[str]) -> list[str]:
+        from sacfolio.registry.training import MODEL_VARIANTS
+
+        unknown = [m for m in value if m not in MODEL_VARIANTS]
+        if unknown:
+            raise ValueError(f"unknown model names {unknown}; this build serves {sorted(MODEL_VARIANTS)}")
+        if len(set(value)) != len(value):
+            raise ValueError(f"model names listed twice: {value}")
+        return value
+
+    @field_validator("fallback_weights")
+    @classmethod
+    def _fallback_valid(cls, value: dict[str, float] | None) -> dict[str, float] | None:
+        if value is None:
+            return None
+        bad = {k: v for k, v in value.items() if not math.isfinite(v) or v < 0}
+        if bad:
+            raise ValueError(f"fallback weights must be finite and >= 0, got {bad}")
+        total = sum(value.values())
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"fallback weights must sum to 1 (incl. CASH), they sum to {total:.6f}")
+        return value
+
+    @model_validator(mode="after")
+    def _schedule_models(self) -> "ServeSettings":
+        unknown = sorted({e.model for e in self.schedule} - set(self.models))
+        if unknown:
+            raise ValueError(f"schedule names models {unknown} that are not in models={self.models}")
+        return self
+
+    def jobs_db_path(self) -> Path:
+        """Where job records live (see ``jobs_db``)."""
+        if self.jobs_db is not None:
+            return self.jobs_db
+        if "://" in self.home and not self.home.startswith("file://"):
+            return Path("sacfolio-jobs.sqlite3").resolve()
+        return Path(self.home.removeprefix("file://")).resolve() / "jobs.sqlite3"
+
+    def token(self) -> str | None:
+        """The API token, or None when auth is off (an empty token counts as off)."""
+        if self.api_token is None:
+            return None
+        return self.api_token.get_secret_value() or None
+
+
+class _EnvOverFile(ServeSettings):
+    """ServeSettings whose keyword arguments (the config file) rank below the environment."""
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,
+                                   file_secret_settings):  # noqa: D102 - pydantic-settings hook
+        return (env_settings, init_settings)
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """Parse a YAML (``.yaml``/``.yml``) or JSON config file into a mapping.
+
+    Raises
+    ------
+    ConfigError
+        The file is missing, unparsable or not a mapping.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from exc
+    try:
+        if path.suffix.lower() in (".yaml", ".yml"):
+            import yaml
+
+            data = yaml.safe_load(text)
+        else:
+            data = json.loads(text)
+    except Exception as exc:  # yaml.YAMLError / json.JSONDecodeError: both are the finding
+        raise ConfigError(f"config file {path} is not valid {'YAML' if path.suffix.lower() in ('.yaml', '.yml') else 'JSON'}: {exc}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a mapping of setting names to values, "
+                          f"got {type(data).__name__}")
+    return data
+
+
+def _describe(exc: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in exc.errors())
+
+
+def load_settings(config: str | Path | None = None) -> ServeSettings:
+    """Settings from the environment over the optional config file over the defaults.
+
+    Raises
+    ------
+    ConfigError
+        A value is invalid or a key is unknown; the message names it.
+    """
+    file_values = read_config_file(config) if config is not None else {}
+    try:
+        return _EnvOverFile(**file_values)
+    except ValidationError as exc:
+        where = f" (config file {config})" if config is not None else ""
+        raise ConfigError(f"invalid serve settings{where}: {_describe(exc)}") from exc
