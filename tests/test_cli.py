@@ -28,6 +28,8 @@ def test_demo_on_a_small_slice_writes_a_report_weights_and_a_registered_model(tm
     # The default variant is seed 001's LSTM state; the sample has prices only and the run says so.
     assert "sac_lstm" in proc.stdout and "neutral" in proc.stdout
     assert "forecast quality per year" in proc.stdout
+    assert "Sharpe(sac) - Sharpe(equal_weight)" in proc.stdout and "noise" in proc.stdout
+    assert proc.stderr.count("skipped") <= 1  # a warning is shown once, not per rebuild
     html = (out / "report.html").read_text()
     assert "<script src=" not in html and "sac" in html
     assert (out / "equity.png").stat().st_size > 10_000

@@ -83,7 +83,7 @@ def _evaluate(*, data, start, end, eval_years, steps, fold_steps, seed, baseline
     """Walk-forward run + report; shared by ``demo`` and ``evaluate``."""
     from sacfolio.evaluate.baselines import BASELINES
     from sacfolio.evaluate.folds import parse_years
-    from sacfolio.evaluate.report import print_summary, write_report
+    from sacfolio.evaluate.report import edge_summary, print_summary, write_report
     from sacfolio.evaluate.walkforward import WalkForwardConfig, run_walk_forward
 
     from sacfolio.train.pipeline import VARIANTS, FeatureSources
@@ -134,10 +134,9 @@ def _evaluate(*, data, start, end, eval_years, steps, fold_steps, seed, baseline
         _forecast_quality(panel, variant, result, progress)
     result.info["seconds"]["total"] = round(time.perf_counter() - t0, 1)
     paths = write_report(result, Path(out), agent="sac", title=title)
-    print_summary(result, console, agent="sac")
-    last2 = f"{years[-1] - 1}-01-01" if len(years) > 2 else None
-    if last2:
-        print_summary(result, console, agent="sac", since=last2)
+    # the whole span and, for longer runs, the last two years
+    print_summary(result, console, agent="sac", since=f"{years[-1] - 1}-01-01" if len(years) > 2 else None)
+    console.print(f"[bold]edge[/bold] {edge_summary(result, agent='sac', seed=seed)}")
     console.print(f"[bold]report[/bold] {paths.html}\n[bold]equity chart[/bold] {paths.png}\n"
                   f"[bold]weights[/bold] {paths.weights_csv}\n[bold]metrics[/bold] {paths.metrics_json}")
     return result, model, panel, paths
@@ -394,8 +393,15 @@ app.command("doctor", help="Check Python, torch and the APIs sacfolio relies on,
             "and model directories are usable; prints the fix for each problem.")(doctor_command)
 
 
+_shown_warnings: set[str] = set()
+
+
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    err_console.print(f"[yellow]warning:[/yellow] {message}", highlight=False)
+    """Print each distinct warning once (features are rebuilt for the report and the gate)."""
+    text = str(message)
+    if text not in _shown_warnings:
+        _shown_warnings.add(text)
+        err_console.print(f"[yellow]warning:[/yellow] {text}", highlight=False)
 
 
 def main() -> None:

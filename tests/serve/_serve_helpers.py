@@ -89,7 +89,7 @@ class ServerProcess:
 def base_config(root: Path, **overrides: Any) -> dict[str, Any]:
     """Settings of a test server: its own registry and job DB, no schedule, fast reload."""
     return {"home": str(root / "models"), "jobs_db": str(root / "jobs.sqlite3"), "schedule": [],
-            "reload_seconds": 0.5, **overrides}
+            "models": ["sac_price"], "reports_dir": None, "reload_seconds": 0.5, **overrides}
 
 
 def wait_for_version(client: httpx.Client, model: str, version: str, timeout: float = 30.0) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from sacfolio.evaluate.metrics import CONVENTIONS, Metrics, sharpe, summarize
 from sacfolio.evaluate.results import BacktestResult, WalkForwardResult
 from sacfolio.exceptions import EvaluationWindowError
 
-__all__ = ["ReportPaths", "print_summary", "slice_since", "write_report"]
+__all__ = ["ReportPaths", "edge_summary", "print_summary", "slice_since", "write_report"]
 
 BENCHMARK = "equal_weight"
 """The baseline the agent's Sharpe is bootstrapped against (1/N)."""
@@ -107,6 +107,15 @@ def _interval(result: WalkForwardResult, agent: str, seed: int) -> Interval | st
         return paired_block_bootstrap(a, b, sharpe, seed=seed)
     except ValueError as err:  # too short, or a flat series with an undefined Sharpe
         return f"not computed: {err}"
+
+
+def edge_summary(result: WalkForwardResult, *, agent: str = "sac", seed: int = 0) -> str:
+    """One line: the bootstrap interval of Sharpe(agent) - Sharpe(1/N) and its verdict."""
+    iv = _interval(result, agent, seed)
+    if isinstance(iv, str):
+        return f"Sharpe({agent}) - Sharpe({BENCHMARK}): {iv}"
+    return (f"Sharpe({agent}) - Sharpe({BENCHMARK}) = {iv.point:+.2f}; {iv.level:.0%} block-bootstrap "
+            f"interval [{iv.low:+.2f}, {iv.high:+.2f}]: {verdict(iv)}")
 
 
 def _jsonable(value: Any) -> Any:

@@ -56,12 +56,13 @@ class ServeSettings(BaseSettings):
 
     home: str = Field(default_factory=_default_home, description="Model registry root (directory or "
                       "fsspec URL). Default $SACFOLIO_HOME, else ./models.")
-    models: list[str] = Field(default_factory=lambda: ["sac_price"], description="Model names the "
-                              "service serves and trains (seed 000's sac_enabled).")
+    models: list[str] = Field(default_factory=lambda: ["sac_lstm", "sac_patchtst", "sac_price"],
+                              description="Model names the service serves and trains (seed 000's "
+                              "sac_enabled); a name without a version serves the static fallback.")
     data_path: Path | None = Field(default=None, description="CSV/Parquet price file for inference and "
                                    "training; None uses the embedded S&P 500 sample.")
     data_start: str | None = Field(default=None, description="Ignore prices before this ISO date.")
-    reports_dir: Path | None = Field(default=None, description="Directory of `sacfolio demo|evaluate` "
+    reports_dir: Path | None = Field(default=Path("runs"), description="Directory of `sacfolio demo|evaluate` "
                                      "runs (each with metrics.json); the dashboard shows the newest.")
     fallback_weights: dict[str, float] | None = Field(
         default=None, description="Static target weights by symbol incl. CASH served when no model is "
@@ -70,8 +71,8 @@ class ServeSettings(BaseSettings):
                                         "training endpoints need 'Authorization: Bearer <token>'.")
     schedule: list[ScheduleEntry] = Field(
         default_factory=lambda: [
-            ScheduleEntry(model="sac_price", mode="finetune", cron="0 6 * * sat"),
-            ScheduleEntry(model="sac_price", mode="full", cron="0 3 1 * *"),
+            ScheduleEntry(model="sac_lstm", mode="finetune", cron="0 6 * * sat"),
+            ScheduleEntry(model="sac_lstm", mode="full", cron="0 3 1 * *"),
         ],
         description="Scheduled retraining (cron in `timezone`); [] disables the scheduler.")
     timezone: str = Field(default="UTC", description="Time zone of the cron expressions.")
