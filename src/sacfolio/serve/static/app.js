@@ -53,7 +53,7 @@ function renderEvaluation(ev) {
   }
   msg.textContent = ev.title + " — " + ev.path;
   const traces = Object.entries(ev.equity).map(([name, ys]) => ({
-    type: "scatter", mode: "lines+markers", name: name + " (CAGR " + fmtPct(ev.total[name].cagr) + ")",
+    type: "scatter", mode: ev.dates.length > 60 ? "lines" : "lines+markers", name: name + " (CAGR " + fmtPct(ev.total[name].cagr) + ")",
     x: ev.dates, y: ys, line: { width: name === ev.agent ? 3 : 1.3 },
     visible: name.startsWith("hindsight") ? "legendonly" : true,
   }));
