@@ -7,7 +7,9 @@ steps, one gradient update per env step, Adam weight decay 1e-4 on the networks
 and no gradient clipping (SB3 has none) — one torch thread each, runs interleaved
 so both see the same machine load. Prints env-steps/s by wall clock and by process
 CPU time (steadier on a shared machine) and the sacfolio/SB3 ratio. A third row
-runs sacfolio's default config, which adds gradient-norm clipping at 1.0.
+runs sacfolio's default config, which adds gradient-norm clipping at 1.0, and a
+fourth adds the auxiliary return heads (horizons 1 and 4, coefficients 0.01).
+Every sacfolio row runs with the default health monitor (a check every 1,000 updates).
 
     .venv/bin/python benchmarks/bench_sac.py --steps 2000 --repeats 3
 """
@@ -22,6 +24,7 @@ from typing import Callable
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
+import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from sacfolio.agents import SACConfig  # noqa: E402
@@ -47,9 +50,10 @@ def _run_sb3(env: PortfolioEnv, steps: int, seed: int) -> None:
     model.learn(total_timesteps=steps)
 
 
-def _runner(config: SACConfig) -> Callable[[PortfolioEnv, int, int], None]:
+def _runner(config: SACConfig, aux_returns: np.ndarray | None = None
+            ) -> Callable[[PortfolioEnv, int, int], None]:
     def run(env: PortfolioEnv, steps: int, seed: int) -> None:
-        train_sac(env, config=config, total_steps=steps, seed=seed, progress=False)
+        train_sac(env, config=config, total_steps=steps, seed=seed, progress=False, aux_returns=aux_returns)
     return run
 
 
@@ -67,6 +71,9 @@ def main() -> None:
         "sb3": _run_sb3,
         "sacfolio": _runner(SACConfig(grad_clip_norm=None)),
         "sacfolio+clip": _runner(SACConfig()),
+        # aux labels: returns of the same rows the env is built from
+        "sacfolio+aux": _runner(SACConfig(aux=True),
+                                load_sp500_sample(start=args.start, end=args.end).simple_returns()),
     }
     env = _make_env(args.start, args.end)
     print(f"env: obs {env.observation_space.shape[0]}, actions {env.action_space.shape[0]}, "

@@ -57,6 +57,14 @@ NewsOpt = Annotated[Optional[Path], typer.Option(
 FundamentalsOpt = Annotated[Optional[Path], typer.Option(
     "--fundamentals", help="Folder of cached Alpha Vantage responses (INCOME_STATEMENT, BALANCE_SHEET, "
     "EARNINGS) for the seed 001 variants.", show_default=False)]
+AuxOpt = Annotated[bool, typer.Option("--aux/--no-aux", help="Auxiliary heads predicting each stock's "
+                                      "1- and 4-week return, trained beside the policy (seed 003).")]
+AuxShortOpt = Annotated[float, typer.Option(min=0.0, help="Weight of the 1-week aux loss.")]
+AuxLongOpt = Annotated[float, typer.Option(min=0.0, help="Weight of the 4-week aux loss.")]
+UnsafeLrOpt = Annotated[bool, typer.Option("--allow-unsafe-lr", help="Allow learning rates above 1e-3 "
+                                           "(refused by default: they blew up seed 004's run).")]
+AgentsOpt = Annotated[str, typer.Option("--agents", help="Learners trained and backtested on every fold: "
+                                        "'sac' or 'sac,ppo' (PPO is seed 001's baseline on the same state).")]
 ProgressOpt = Annotated[bool, typer.Option("--progress/--no-progress", help="Show progress bars.")]
 HomeOpt = Annotated[Optional[str], typer.Option(
     "--home", help="Model registry root (path or fsspec URL). Default: $SACFOLIO_HOME or ./models.")]
@@ -70,16 +78,21 @@ def _load_panel(data: Path | None, start: str | None, end: str | None):
     return load_prices(data, start=start, end=end)
 
 
-def _configs():
+def _configs(*, aux: bool = True, aux_coef_short: float = 0.01, aux_coef_long: float = 0.01,
+             allow_unsafe_lr: bool = False):
     """The environment and SAC settings (seed 001's, with the portfolio reward scale)."""
+    import dataclasses
+
     from sacfolio.env.config import EnvConfig
     from sacfolio.train.pipeline import PORTFOLIO_SAC
 
-    return EnvConfig(), PORTFOLIO_SAC
+    return EnvConfig(), dataclasses.replace(PORTFOLIO_SAC, aux=aux, aux_coef_short=aux_coef_short,
+                                            aux_coef_long=aux_coef_long, allow_unsafe_lr=allow_unsafe_lr)
 
 
 def _evaluate(*, data, start, end, eval_years, steps, fold_steps, seed, baselines, out, progress,
-              title: str, variant: str = "sac_lstm", news=None, fundamentals=None, synthetic: bool = False):
+              title: str, variant: str = "sac_lstm", news=None, fundamentals=None, synthetic: bool = False,
+              agents: str = "sac", sac_options: dict | None = None):
     """Walk-forward run + report; shared by ``demo`` and ``evaluate``."""
     from sacfolio.evaluate.baselines import BASELINES
     from sacfolio.evaluate.folds import parse_years
@@ -109,8 +122,9 @@ def _evaluate(*, data, start, end, eval_years, steps, fold_steps, seed, baseline
     years = parse_years(eval_years or "2015-2022")
     names = tuple(BASELINES) if baselines is None else tuple(b.strip() for b in baselines.split(",") if b.strip())
     wf_config = WalkForwardConfig(years=tuple(years), train_steps=steps, fold_steps=fold_steps,
-                                  baselines=names, seed=seed, variant=variant)
-    env_config, sac_config = _configs()
+                                  baselines=names, seed=seed, variant=variant,
+                                  agents=tuple(a.strip() for a in agents.split(",") if a.strip()))
+    env_config, sac_config = _configs(**(sac_options or {}))
     console.print(f"[bold]data[/bold] {panel.source}: {panel.n_symbols} symbols, {panel.n_dates} weeks "
                   f"{panel.dates[0]}..{panel.dates[-1]}")
     state = {"sac_lstm": "seed 001 state with walk-forward LSTM forecasts",
@@ -137,6 +151,13 @@ def _evaluate(*, data, start, end, eval_years, steps, fold_steps, seed, baseline
     # the whole span and, for longer runs, the last two years
     print_summary(result, console, agent="sac", since=f"{years[-1] - 1}-01-01" if len(years) > 2 else None)
     console.print(f"[bold]edge[/bold] {edge_summary(result, agent='sac', seed=seed)}")
+    health = result.info.get("health") or {}
+    statuses = {f"{i['agent']} {i['fold']}": i.get("health") for i in result.info["training"]}
+    bad = {k: v for k, v in statuses.items() if v not in ("ok", None)}
+    console.print(f"[bold]training health[/bold] {len(statuses)} runs, "
+                  + ("all ok" if not bad else f"not ok: {bad}")
+                  + f"; last SAC run: {health.get('status', 'not monitored')}, {health.get('checks', 0)} checks, "
+                  f"{len(health.get('findings', []))} findings")
     console.print(f"[bold]report[/bold] {paths.html}\n[bold]equity chart[/bold] {paths.png}\n"
                   f"[bold]weights[/bold] {paths.weights_csv}\n[bold]metrics[/bold] {paths.metrics_json}")
     return result, model, panel, paths
@@ -175,6 +196,11 @@ def demo(
     baselines: Annotated[Optional[str], typer.Option(help="Comma-separated baselines (default: all).")] = None,
     out: Annotated[Path, typer.Option(help="Directory for the report, weights and TensorBoard logs.")] = Path("runs/demo"),
     progress: ProgressOpt = True,
+    agents: AgentsOpt = "sac",
+    aux: AuxOpt = True,
+    aux_coef_short: AuxShortOpt = 0.01,
+    aux_coef_long: AuxLongOpt = 0.01,
+    allow_unsafe_lr: UnsafeLrOpt = False,
     register: Annotated[bool, typer.Option("--register/--no-register",
                                            help="Save the last fold's model in the registry and run the promotion gate.")] = True,
     home: HomeOpt = None,
@@ -192,7 +218,9 @@ def demo(
     result, model, panel, _ = _evaluate(
         data=data, start=start, end=end, eval_years=eval_years, steps=steps, fold_steps=fold_steps,
         seed=seed, baselines=baselines, out=out, progress=progress, title=f"sacfolio demo ({variant})",
-        variant=variant, news=news, fundamentals=fundamentals, synthetic=synthetic)
+        variant=variant, news=news, fundamentals=fundamentals, synthetic=synthetic, agents=agents,
+        sac_options=dict(aux=aux, aux_coef_short=aux_coef_short, aux_coef_long=aux_coef_long,
+                         allow_unsafe_lr=allow_unsafe_lr))
     if register:
         # The last fold's model saw only data before the last test year, so gating it on
         # that year is out of sample for it.
@@ -205,6 +233,11 @@ def demo(
                       "seed": seed, "metrics": _fold_metrics(result, last.label)})
         console.print(f"[bold]registry[/bold] {registry.root}: saved {variant} version {version}")
         console.print(f"[bold]gate[/bold] {decision.summary()}")
+        if model.sac_config.aux:
+            aux_problems = [p for p in decision.health_problems if p.startswith("aux heads")]
+            console.print("[bold]aux validation[/bold] " + (
+                "passed: predictions non-zero, finite, within +-1 and varying across the gate window's states"
+                if not aux_problems else "FAILED: " + "; ".join(aux_problems)))
     console.print(f"[bold]demo finished[/bold] in {time.perf_counter() - t0:.0f}s")
 
 
@@ -222,6 +255,11 @@ def evaluate(
     seed: SeedOpt = 0,
     baselines: Annotated[Optional[str], typer.Option(help="Comma-separated baselines (default: all).")] = None,
     out: Annotated[Path, typer.Option(help="Directory for the report.")] = Path("runs/evaluate"),
+    agents: AgentsOpt = "sac",
+    aux: AuxOpt = True,
+    aux_coef_short: AuxShortOpt = 0.01,
+    aux_coef_long: AuxLongOpt = 0.01,
+    allow_unsafe_lr: UnsafeLrOpt = False,
     progress: ProgressOpt = True,
 ) -> None:
     """Walk-forward backtest of the agent and the baselines, with a report (no registration).
@@ -232,7 +270,9 @@ def evaluate(
     _evaluate(data=data, start=start, end=end, eval_years=eval_years, steps=steps, fold_steps=fold_steps,
               seed=seed, baselines=baselines, out=out, progress=progress,
               title=f"sacfolio walk-forward evaluation ({variant})", variant=variant, news=news,
-              fundamentals=fundamentals)
+              fundamentals=fundamentals, agents=agents,
+              sac_options=dict(aux=aux, aux_coef_short=aux_coef_short, aux_coef_long=aux_coef_long,
+                               allow_unsafe_lr=allow_unsafe_lr))
 
 
 @app.command()
@@ -255,6 +295,13 @@ def train(
                                                  help="Promote regardless of the gate, recording REASON.")] = None,
     news: NewsOpt = None,
     fundamentals: FundamentalsOpt = None,
+    lr: Annotated[Optional[float], typer.Option(
+        "--lr", help="Learning rate of actor, critic and alpha (default 3e-4; SAC's safe range is 1e-5..3e-4, "
+        "above 1e-3 needs --allow-unsafe-lr).")] = None,
+    aux: AuxOpt = True,
+    aux_coef_short: AuxShortOpt = 0.01,
+    aux_coef_long: AuxLongOpt = 0.01,
+    allow_unsafe_lr: UnsafeLrOpt = False,
     home: HomeOpt = None,
     progress: ProgressOpt = True,
 ) -> None:
@@ -269,7 +316,12 @@ def train(
     panel = _load_panel(data, start, None)
     sources = FeatureSources(news=None if news is None else str(news),
                              fundamentals=None if fundamentals is None else str(fundamentals))
-    env_config, sac_config = _configs()
+    env_config, sac_config = _configs(aux=aux, aux_coef_short=aux_coef_short, aux_coef_long=aux_coef_long,
+                                      allow_unsafe_lr=allow_unsafe_lr)
+    if lr is not None:
+        import dataclasses
+
+        sac_config = dataclasses.replace(sac_config, actor_lr=lr, critic_lr=lr, alpha_lr=lr)
     registry = _open_registry(home, model)
     outcome = train_and_register(
         name=model, mode=mode, panel=panel, registry=registry, steps=steps, seed=seed, until=until,

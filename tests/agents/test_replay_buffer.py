@@ -51,3 +51,30 @@ def test_empty_buffer_and_bad_sizes_raise():
         ReplayBuffer(2, 2, capacity=4).sample(1)
     with pytest.raises(ConfigError, match="capacity"):
         ReplayBuffer(2, 2, capacity=0)
+
+
+def test_aux_targets_are_stored_per_transition_and_sampled_with_their_row():
+    buf = ReplayBuffer(3, 2, capacity=10, aux_shape=(2, 4))
+    for i in range(6):
+        obs = np.full(3, i, dtype=np.float32)
+        target = np.arange(8, dtype=np.float32).reshape(2, 4) + 10 * i
+        target[1, 3] = np.nan if i == 2 else target[1, 3]
+        buf.add(obs, np.zeros(2, dtype=np.float32), float(i), obs, False, target)
+    batch = buf.sample(64, torch.Generator().manual_seed(1))
+    assert batch.aux_targets is not None and batch.aux_targets.shape == (64, 2, 4)
+    i = batch.rewards
+    want = torch.arange(8.0).reshape(1, 2, 4) + 10 * i[:, None, None]
+    nan_rows = i == 2
+    assert nan_rows.any() and torch.isnan(batch.aux_targets[nan_rows, 1, 3]).all()
+    keep = torch.ones(2, 4, dtype=torch.bool)
+    keep[1, 3] = False
+    assert torch.equal(batch.aux_targets[:, keep], want[:, keep])
+    with pytest.raises(ValueError, match="aux_target"):
+        buf.add(obs, np.zeros(2, dtype=np.float32), 0.0, obs, False)
+    with pytest.raises(ValueError, match="aux_target"):
+        ReplayBuffer(3, 2, capacity=4).add(obs, np.zeros(2), 0.0, obs, False, np.zeros((2, 4)))
+    with pytest.raises(ConfigError, match="aux_shape"):
+        ReplayBuffer(3, 2, capacity=4, aux_shape=(0, 4))
+    plain = ReplayBuffer(3, 2, capacity=4)
+    _fill(plain, 3)
+    assert plain.sample(4).aux_targets is None

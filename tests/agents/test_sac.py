@@ -159,3 +159,89 @@ def test_fused_adam_matches_torch_adam_step_for_step():
     ours[0].grad = torch.ones_like(before)
     our_opt.step()
     assert torch.equal(ours[0].detach(), before * (1 - 0.0))
+
+
+# ------------------------------------------------------------------ NaN safety
+def _all_params(sac: SAC) -> list[torch.Tensor]:
+    return [*sac.actor.parameters(), *sac.critic.parameters(), *sac.critic_target.parameters(), sac.log_alpha]
+
+
+def test_nan_targets_are_masked_counted_and_leave_every_parameter_finite():
+    sac = SAC(OBS, ACT, config=SACConfig(grad_clip_norm=None), seed=0)
+    buf = _buffer()
+    clean = buf.sample(64, torch.Generator().manual_seed(3))
+    rewards, next_obs = clean.rewards.clone(), clean.next_obs.clone()
+    rewards[:5] = float("nan")
+    rewards[5] = float("inf")
+    next_obs[6:8, 2] = float("nan")   # a broken next state poisons its target, nothing else
+    batch = clean._replace(rewards=rewards, next_obs=next_obs)
+    metrics = sac.update(batch)
+    assert float(metrics["charts/nonfinite_targets"]) == 8 and float(metrics["charts/skipped_updates"]) == 0
+    assert all(torch.isfinite(p).all() for p in _all_params(sac))
+    assert all(np.isfinite(float(v)) for v in metrics.values())
+    # masked rows have no influence: other non-finite values there give the same losses
+    other_rewards = rewards.clone()
+    other_rewards[:6] = torch.tensor([float("-inf"), 1.0, float("nan"), float("nan"), 3.0, float("nan")])
+    other_next = next_obs.clone()
+    other_next[:6, 0] = float("nan")
+    other_next[6:8] = float("inf")
+    probe = SAC(OBS, ACT, config=SACConfig(grad_clip_norm=None), seed=9)
+    state = probe.generator.get_state()
+    a = probe.losses(batch)
+    probe.generator.set_state(state)
+    b = probe.losses(batch._replace(rewards=other_rewards, next_obs=other_next))
+    assert float(b["charts/nonfinite_targets"]) == 8
+    torch.testing.assert_close(a["losses/critic"], b["losses/critic"], rtol=0, atol=0)
+    for _ in range(20):
+        sac.update(batch)
+    assert sac.nonfinite_counts() == {"skipped_updates": 0, "nonfinite_targets": 21 * 8}
+    assert all(torch.isfinite(p).all() for p in _all_params(sac))
+
+
+def test_nonfinite_loss_skips_the_step_without_touching_weights_or_optimizer_state():
+    sac = SAC(OBS, ACT, config=SACConfig(), seed=1)
+    buf = _buffer()
+    sac.update(buf.sample(64, sac.generator))   # optimizer state exists
+    before = [p.detach().clone() for p in [*sac.actor.parameters(), *sac.critic.parameters(), sac.log_alpha]]
+    moments = [s["exp_avg"].clone() for s in sac.critic_optimizer.state.values()]
+    steps = [float(s["step"]) for s in sac.critic_optimizer.state.values()]
+    batch = buf.sample(64, sac.generator)
+    obs = batch.obs.clone()
+    obs[3, 0] = float("nan")                     # a broken observation: nothing to mask, skip
+    metrics = sac.update(batch._replace(obs=obs))
+    after = [p.detach() for p in [*sac.actor.parameters(), *sac.critic.parameters(), sac.log_alpha]]
+    assert all(torch.equal(a, b) for a, b in zip(before, after))
+    assert all(torch.equal(m, s["exp_avg"]) for m, s in zip(moments, sac.critic_optimizer.state.values()))
+    assert steps == [float(s["step"]) for s in sac.critic_optimizer.state.values()]
+    assert float(metrics["charts/skipped_updates"]) == 1 and sac.n_updates == 2
+    assert all(np.isfinite(float(v)) for v in metrics.values())  # callbacks never see NaN losses
+    sac.update(batch)                            # and the next clean batch trains again
+    assert not torch.equal(before[0], sac.actor.trunk[0].weight)
+
+
+def test_skips_past_the_limit_raise_training_health_error():
+    from sacfolio.exceptions import TrainingHealthError
+
+    sac = SAC(OBS, ACT, config=SACConfig(max_nonfinite_skips=3), seed=2)
+    batch = _buffer().sample(64, sac.generator)
+    bad = batch._replace(obs=torch.full_like(batch.obs, float("nan")))
+    for _ in range(3):
+        sac.update(bad)
+    sac.check_nonfinite()                        # 3 skips: at the limit, allowed
+    sac.update(bad)
+    with pytest.raises(TrainingHealthError, match="4 of 4 SAC updates.*max_nonfinite_skips=3"):
+        sac.check_nonfinite()
+
+
+def test_fused_adam_found_inf_skips_exactly_like_no_step():
+    from sacfolio.agents.sac import FusedAdam
+
+    p = torch.nn.Parameter(torch.randn(4))
+    opt = FusedAdam([p], lr=0.1, weight_decay=1e-2)
+    p.grad = torch.full((4,), float("nan"))
+    opt.step(found_inf=torch.ones(()))           # first step (Adam builds its state) skipped
+    assert torch.isfinite(p).all() and float(opt.state[p]["step"]) == 0
+    p.grad = torch.ones(4)
+    before = p.detach().clone()
+    opt.step(found_inf=torch.zeros(()))
+    assert float(opt.state[p]["step"]) == 1 and not torch.equal(before, p.detach())

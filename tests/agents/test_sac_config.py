@@ -33,7 +33,9 @@ def test_frozen_and_keyword_only():
     ("alpha_lr", float("nan")), ("tau", 0.0), ("tau", 1.5), ("gamma", 1.01), ("init_alpha", 0.0),
     ("target_entropy", float("inf")), ("batch_size", 0), ("buffer_size", 10), ("warmup_steps", -1),
     ("weight_decay", -1e-4), ("reward_scale", 0.0), ("log_std_min", 3.0), ("grad_clip_norm", 0.0), ("updates_per_step", 0),
-    ("batch_size", 1.5),
+    ("batch_size", 1.5), ("aux", 1), ("aux_horizons", ()), ("aux_horizons", (4, 1)), ("aux_horizons", (0, 4)),
+    ("aux_coef_short", -0.01), ("aux_coef_long", float("nan")), ("aux_clip", 0.0),
+    ("max_nonfinite_skips", -1), ("allow_unsafe_lr", "yes"),
 ])
 def test_invalid_values_raise_config_error_naming_them(field, value):
     with pytest.raises(ConfigError, match=field):
@@ -41,8 +43,19 @@ def test_invalid_values_raise_config_error_naming_them(field, value):
 
 
 def test_dict_round_trip_through_json():
-    c = SACConfig(hidden_sizes=(32, 16), tau=0.01, grad_clip_norm=None, target_entropy=-2.5)
+    c = SACConfig(hidden_sizes=(32, 16), tau=0.01, grad_clip_norm=None, target_entropy=-2.5,
+                  aux=True, aux_horizons=(1, 24), aux_coef_long=0.02, allow_unsafe_lr=True)
     assert SACConfig.from_dict(json.loads(json.dumps(c.to_dict()))) == c
+
+
+def test_aux_and_safety_defaults_and_helpers():
+    c = SACConfig()
+    assert (c.aux, c.aux_horizons, c.aux_clip, c.max_nonfinite_skips, c.allow_unsafe_lr) == (
+        False, (1, 4), 1.0, 100, False)
+    assert SACConfig(aux_horizons=[1, 4, 12], aux_coef_short=0.5, aux_coef_long=0.1).aux_coefs() == (0.5, 0.1, 0.1)
+    assert SACConfig(actor_lr=1e-4).learning_rates() == {"actor": 1e-4, "critic": 3e-4, "alpha": 3e-4}
+    # an unsafe rate is refused when training starts, not here: saved models must stay loadable
+    assert SACConfig(actor_lr=5e-3).actor_lr == 5e-3
 
 
 def test_from_dict_rejects_unknown_keys():

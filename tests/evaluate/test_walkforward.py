@@ -13,7 +13,8 @@ from sacfolio.exceptions import ConfigError, EvaluationWindowError
 def run():
     panel = load_sp500_sample(start="2014-01-01")
     config = WalkForwardConfig(years=(2021, 2022), train_steps=250, fold_steps=150,
-                               baselines=("equal_weight", "buy_and_hold", "hindsight_top5"), variant="sac_price")
+                               baselines=("equal_weight", "buy_and_hold", "hindsight_top5"), variant="sac_price",
+                               agents=("sac", "ppo"))
     result, model = run_walk_forward(panel, config=config, sac_config=SACConfig(warmup_steps=50),
                                      progress=False)
     return panel, result, model
@@ -21,12 +22,16 @@ def run():
 
 def test_each_fold_trains_only_before_its_test_span(run) -> None:
     panel, result, model = run
-    for fold, info in zip(result.folds, result.info["training"]):
+    folds = {f.label: f for f in result.folds}
+    for info in result.info["training"]:
+        fold = folds[info["fold"]]
         assert info["train_window"][1] == str(panel.dates[fold.train_stop])
         assert fold.train_stop == fold.test_start
         assert str(panel.dates[fold.test_start + 1]).startswith(fold.label)  # first test return lands in Y
     assert model.train_window[1] == str(panel.dates[result.folds[-1].train_stop])
-    assert [i["warm_start"] for i in result.info["training"]] == [False, True]
+    assert [(i["agent"], i["warm_start"]) for i in result.info["training"]] == [
+        ("sac", False), ("ppo", False), ("sac", True), ("ppo", True)]
+    assert {"sac", "ppo"} <= set(result.results)
 
 
 def test_all_strategies_cover_the_same_weeks_and_weights_are_feasible(run) -> None:

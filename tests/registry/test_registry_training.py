@@ -61,3 +61,22 @@ def test_finetune_without_a_current_version_and_unknown_names_are_clear_errors(t
         train_and_register(name="sac_price", mode="finetune", panel=panel, registry=registry, steps=10, seed=0)
     with pytest.raises(ModelNotFoundError, match="unknown model"):
         train_and_register(name="sac_nope", mode="full", panel=panel, registry=registry, steps=10, seed=0)
+
+
+def test_aux_heads_that_learn_pass_the_gate_and_untrained_ones_never_serve(tmp_path, panel) -> None:
+    from sacfolio.exceptions import TrainingHealthError
+
+    registry = Registry(tmp_path / "models")
+    with_aux = SACConfig(warmup_steps=50, batch_size=32, aux=True, reward_scale=100.0)
+    ok = train_and_register(name="sac_price", mode="full", panel=panel, registry=registry, steps=1200,
+                            seed=0, sac_config=with_aux, gate_weeks=52)
+    assert ok.decision.promoted and ok.decision.health_problems == ()
+    assert registry.metadata("sac_price", ok.version)["health"]["status"] == "ok"
+
+    # Seed 003: the heads exist but their loss is off, so they never train. The health
+    # monitor stops the run (critical: never changed) and nothing new becomes current.
+    dead = SACConfig(warmup_steps=50, batch_size=32, aux=True, aux_coef_short=0.0, aux_coef_long=0.0)
+    with pytest.raises(TrainingHealthError, match="aux"):
+        train_and_register(name="sac_price", mode="full", panel=panel, registry=registry, steps=1200,
+                           seed=0, sac_config=dead, gate_weeks=52)
+    assert registry.current("sac_price") == ok.version

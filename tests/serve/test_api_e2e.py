@@ -125,7 +125,15 @@ def test_inference_serves_the_trained_version(trained_server):
         assert_feasible(as_map["weights"])
 
         decision = c.post("/decision/sac_price", json={"as_of": "2020-03-20"}).json()
-        assert decision["weights"] == friday["weights"] and decision["aux"] is None
+        assert decision["weights"] == friday["weights"]
+        # The trained model has aux heads (on by default): 1- and 4-week predictions per symbol,
+        # finite, within +-1, not all zero (seed 003's failure), and changing with the state.
+        aux = decision["aux"]
+        assert set(aux) == {"1w", "4w"} and set(aux["1w"]) == set(SYMBOLS)
+        values = [v for h in aux.values() for v in h.values()]
+        assert all(abs(v) <= 1.0 for v in values) and max(abs(v) for v in values) > 1e-4
+        later = c.post("/decision/sac_price", json={"as_of": "2021-06-04"}).json()["aux"]
+        assert later != aux
 
 
 @pytest.mark.parametrize(("path", "body", "status", "words"), [

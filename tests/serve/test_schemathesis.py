@@ -27,11 +27,6 @@ EXAMPLES = 25
 @pytest.fixture(scope="module")
 def api_schema(tmp_path_factory, trained_home):
     """The app in process (lifespan running) with a trained model, a schedule and a token."""
-    import torch
-
-    # training (the trained_home fixture) turns on flush-to-zero for the whole process;
-    # hypothesis refuses to generate floats without subnormals
-    torch.set_flush_denormal(False)
     root = tmp_path_factory.mktemp("fuzz")
     shutil.copytree(trained_home[0], root / "models")
     app = create_app(ServeSettings(

@@ -1,5 +1,6 @@
 """train_sac on real envs: seeding, callbacks, checkpoints, TensorBoard, and learning."""
 
+import json
 from pathlib import Path
 
 import gymnasium as gym
@@ -211,3 +212,161 @@ def test_fine_tuning_continues_the_given_learner():
     other = SAC(5, 2, config=SMALL, seed=0)
     with pytest.raises(ConfigError, match="obs_dim=5"):
         train_sac(_drift_env(), config=SMALL, total_steps=10, seed=0, progress=False, learner=other)
+
+
+# ------------------------------------------------------------------ guard rails
+from sacfolio.exceptions import TrainingHealthError, UnsafeLearningRateError  # noqa: E402
+from sacfolio.train.health import HealthConfig  # noqa: E402
+
+
+def test_health_monitor_runs_by_default_and_its_summary_is_returned():
+    result = train_sac(_drift_env(), config=SMALL, total_steps=140, seed=0, progress=False,
+                       health=HealthConfig(every=40, never_changed_after=40))
+    assert result.health["status"] in ("ok", "warn") and result.health["checks"] == 3  # 40, 80, 120
+    assert result.health["last"]["update"] == 120
+    assert result.nonfinite == {"skipped_updates": 0, "nonfinite_targets": 0}
+    default = train_sac(_drift_env(), config=SMALL, total_steps=60, seed=0, progress=False)
+    assert default.health["checks"] == 1 and default.health["status"] == "ok"  # final report
+    assert train_sac(_drift_env(), config=SMALL, total_steps=60, seed=0, progress=False, health=None).health == {}
+
+
+def test_unsafe_learning_rates_are_refused_before_anything_runs():
+    env = _RewardLog(_drift_env())
+    with pytest.raises(UnsafeLearningRateError, match="5e-03|0.005"):
+        train_sac(env, config=SACConfig(critic_lr=5e-3), total_steps=50, seed=0, progress=False)
+    assert env.episodes == [[]]  # not a single step was taken
+    cfg = SACConfig(warmup_steps=20, batch_size=16, buffer_size=500, actor_lr=5e-4)
+    warned = train_sac(_drift_env(), config=cfg, total_steps=40, seed=0, progress=False)
+    assert len(warned.lr_warnings) == 1 and "actor" in warned.lr_warnings[0]
+    forced = train_sac(_drift_env(), total_steps=40, seed=0, progress=False,
+                       config=SACConfig(warmup_steps=20, batch_size=16, buffer_size=500, critic_lr=5e-3,
+                                        allow_unsafe_lr=True))
+    assert forced.n_updates == 20 and "allowed" in forced.lr_warnings[0]
+
+
+class _ZeroActorBiases(Callback):
+    """Seed 004's failure injected mid-run: every actor bias set to exactly zero."""
+
+    def on_update(self, learner, update, metrics):
+        if update == 40:  # just before the monitor (added after user callbacks) checks
+            with torch.no_grad():
+                for layer in learner.actor.linears():
+                    layer.bias.zero_()
+        return True
+
+
+def test_health_stop_raises_and_writes_a_diagnostic_checkpoint(tmp_path: Path):
+    with pytest.raises(TrainingHealthError, match="update 40.*dead in actor") as err:
+        train_sac(_drift_env(), config=SMALL, total_steps=300, seed=0, progress=False,
+                  callbacks=[_ZeroActorBiases()], health=HealthConfig(every=40),
+                  diagnostic_dir=tmp_path / "diag")
+    saved = tmp_path / "diag" / "health-stop-update-00000040"
+    assert str(saved) in str(err.value) and (saved / "actor.pt").is_file()
+    report = json.loads((saved / "health_report.json").read_text())
+    assert report["status"] == "critical"
+
+
+class _Corrupt(gym.Wrapper):
+    """Returns a NaN reward every ``reward_every`` steps, NaN observations after ``obs_after``."""
+
+    def __init__(self, env, reward_every: int = 0, obs_after: int | None = None):
+        super().__init__(env)
+        self.reward_every, self.obs_after, self.n = reward_every, obs_after, 0
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = self.env.step(np.nan_to_num(action))
+        self.n += 1
+        if self.reward_every and self.n % self.reward_every == 0:
+            reward = float("nan")
+        if self.obs_after is not None and self.n > self.obs_after:
+            obs = np.full_like(obs, np.nan)
+        return obs, reward, terminated, truncated, info
+
+
+def test_nan_rewards_are_masked_and_training_stays_finite():
+    result = train_sac(_Corrupt(_drift_env(), reward_every=7), config=SMALL, total_steps=200, seed=0,
+                       progress=False, health=HealthConfig(every=50, never_changed_after=50))
+    assert result.nonfinite["nonfinite_targets"] > 0 and result.nonfinite["skipped_updates"] == 0
+    assert result.health["status"] in ("ok", "warn")
+    for sd in result.learner.state_dicts().values():
+        assert all(torch.isfinite(t).all() for t in sd.values())
+
+
+def test_nan_observations_stop_the_run_past_max_nonfinite_skips():
+    cfg = SACConfig(warmup_steps=20, batch_size=16, buffer_size=500, max_nonfinite_skips=5)
+    with pytest.raises(TrainingHealthError, match="max_nonfinite_skips=5"):
+        train_sac(_Corrupt(_drift_env(), obs_after=25), config=cfg, total_steps=400, seed=0,
+                  progress=False, log_every=10)
+
+
+def test_aux_labels_never_read_returns_after_the_training_span():
+    panel = drift_market(n_weeks=80, seed=0)
+    cfg = SACConfig(warmup_steps=20, batch_size=16, buffer_size=500, aux=True, aux_coef_short=1.0,
+                    aux_coef_long=1.0)
+
+    def run(returns: np.ndarray) -> dict[str, torch.Tensor]:
+        env = PortfolioEnv.from_panel(panel, config=EnvConfig(episode_length=26), span=(0, 60))
+        return _weights(train_sac(env, config=cfg, total_steps=120, seed=0, progress=False,
+                                  aux_returns=returns))
+
+    returns = panel.simple_returns()
+    after = returns.copy()
+    after[61:] = 0.5                    # the evaluation period: must not matter
+    inside = returns.copy()
+    inside[40:58] += 0.05               # the training period: must matter (the test can fail)
+    base, leaked, moved = run(returns), run(after), run(inside)
+    assert all(torch.equal(base[k], leaked[k]) for k in base)
+    assert not torch.equal(base["actor.pt/aux.heads.0.weight"], moved["actor.pt/aux.heads.0.weight"])
+
+
+class _NoMarket(gym.Env):
+    """A Box env with three actions and no market data behind it."""
+
+    observation_space = gym.spaces.Box(-1.0, 1.0, shape=(4,))
+    action_space = gym.spaces.Box(-1.0, 1.0, shape=(3,))
+
+    def reset(self, *, seed=None, options=None):
+        return np.zeros(4, dtype=np.float32), {}
+
+    def step(self, action):
+        return np.zeros(4, dtype=np.float32), 0.0, False, False, {}
+
+
+def test_aux_heads_need_return_labels():
+    with pytest.raises(ConfigError, match="aux_returns"):
+        train_sac(_NoMarket(), config=SACConfig(aux=True), total_steps=10, seed=0, progress=False)
+    with pytest.raises(ConfigError, match="at least one asset"):
+        train_sac(gym.make("Pendulum-v1"), config=SACConfig(aux=True), total_steps=10, seed=0, progress=False)
+    with pytest.raises(ConfigError, match=r"info\['t'\]"):
+        train_sac(_NoMarket(), config=SACConfig(aux=True), total_steps=10, seed=0, progress=False,
+                  aux_returns=np.zeros((5, 2)))
+    with pytest.raises(ConfigError, match=r"shape \(T, 3\)"):
+        train_sac(_drift_env(), config=SACConfig(aux=True), total_steps=10, seed=0, progress=False,
+                  aux_returns=np.zeros((80, 2)))
+
+
+def test_health_goes_to_progress_bar_and_tensorboard(tmp_path: Path, capsys, monkeypatch):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    monkeypatch.setenv("COLUMNS", "240")
+
+    train_sac(_drift_env(), config=SMALL, total_steps=100, seed=0, progress=True, log_dir=tmp_path / "tb",
+              log_every=10, health=HealthConfig(every=20, never_changed_after=20))
+    events = EventAccumulator(str(tmp_path / "tb"))
+    events.Reload()
+    tags = set(events.Tags()["scalars"])
+    assert {"health/status", "health/max_zero_fraction", "charts/skipped_updates", "losses/critic"} <= tags
+    assert [e.step for e in events.Scalars("health/status")][:4] == [20, 40, 60, 80]
+    assert "health ok at update 80" in capsys.readouterr().out.replace("\n", "")
+
+
+def test_training_restores_the_callers_denormal_setting() -> None:
+    """Training flushes denormals for speed but must not leave the process changed."""
+    import gymnasium as gym
+
+    from sacfolio.train.trainer import flushing_denormals, train_sac
+
+    assert not flushing_denormals()
+    train_sac(gym.make("Pendulum-v1"), config=SACConfig(warmup_steps=10, batch_size=8), total_steps=20,
+              seed=0, progress=False, health=None)
+    assert not flushing_denormals()

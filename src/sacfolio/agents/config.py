@@ -8,7 +8,7 @@ from typing import Any, Mapping
 
 from sacfolio.exceptions import ConfigError
 
-__all__ = ["SACConfig"]
+__all__ = ["SACConfig", "aux_coefs", "check_aux_fields"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -48,6 +48,29 @@ class SACConfig:
         section 5.2). Not in seed 001's table, so 1.0 by default; weekly log returns
         are ~1e-3, small next to the entropy bonus and the weight decay, and a scale
         of ~100 lets the critic see them.
+    aux : bool
+        Add auxiliary return heads to the actor (seed 003): from the actor's hidden
+        features, predict each stock's simple return over each horizon in
+        ``aux_horizons``. Off by default; the heads then do not exist.
+    aux_horizons : tuple of int
+        Strictly increasing horizons in bars (weeks for the embedded data): the
+        return over rows ``t+1 .. t+h`` of a decision at row ``t``. Seed 003 used
+        1 and 24 hourly bars; 1 and 4 weekly bars is the default here.
+    aux_coef_short, aux_coef_long : float
+        Weight of the MSE of the first horizon and of every later one in the total
+        loss, >= 0. A weight of 0 leaves that head untrained (its loss is not even
+        built), which the health monitor reports as ``never_changed``.
+    aux_clip : float
+        Predictions are ``aux_clip * tanh(.)`` and targets are clamped to
+        ``[-aux_clip, aux_clip]``, > 0 (1.0 = +-100 %).
+    max_nonfinite_skips : int
+        Updates whose total loss or gradient is NaN/inf are skipped (no optimizer
+        step) and counted; past this many the trainer raises
+        :class:`~sacfolio.exceptions.TrainingHealthError`.
+    allow_unsafe_lr : bool
+        Train with learning rates above the refusal limit of
+        :data:`sacfolio.train.safety.LR_RANGES` (``--allow-unsafe-lr``). Checked when
+        training starts, not here, so a saved model with such a config still loads.
     """
 
     hidden_sizes: tuple[int, ...] = (64, 64)
@@ -67,6 +90,13 @@ class SACConfig:
     grad_clip_norm: float | None = 1.0
     updates_per_step: int = 1
     reward_scale: float = 1.0
+    aux: bool = False
+    aux_horizons: tuple[int, ...] = (1, 4)
+    aux_coef_short: float = 0.01
+    aux_coef_long: float = 0.01
+    aux_clip: float = 1.0
+    max_nonfinite_skips: int = 100
+    allow_unsafe_lr: bool = False
 
     def __post_init__(self) -> None:
         sizes = tuple(self.hidden_sizes)
@@ -98,6 +128,19 @@ class SACConfig:
         _check_positive("reward_scale", self.reward_scale)
         if self.grad_clip_norm is not None:
             _check_positive("grad_clip_norm", self.grad_clip_norm)
+        check_aux_fields(self)
+        if not _is_int(self.max_nonfinite_skips) or self.max_nonfinite_skips < 0:
+            raise ConfigError(f"max_nonfinite_skips must be an int >= 0, got {self.max_nonfinite_skips!r}.")
+        if not isinstance(self.allow_unsafe_lr, bool):
+            raise ConfigError(f"allow_unsafe_lr must be True or False, got {self.allow_unsafe_lr!r}.")
+
+    def learning_rates(self) -> dict[str, float]:
+        """Learning rate per optimizer, as :func:`sacfolio.train.safety.check_learning_rates` takes them."""
+        return {"actor": self.actor_lr, "critic": self.critic_lr, "alpha": self.alpha_lr}
+
+    def aux_coefs(self) -> tuple[float, ...]:
+        """Loss weight of each horizon: ``aux_coef_short`` for the first, ``aux_coef_long`` after."""
+        return aux_coefs(self)
 
     def resolved_target_entropy(self, act_dim: int) -> float:
         """Target entropy for an action space of ``act_dim`` dimensions (``-act_dim`` by default)."""
@@ -107,6 +150,7 @@ class SACConfig:
         """JSON-ready dict of every field (``hidden_sizes`` as a list)."""
         out = asdict(self)
         out["hidden_sizes"] = list(self.hidden_sizes)
+        out["aux_horizons"] = list(self.aux_horizons)
         return out
 
     @classmethod
@@ -117,8 +161,9 @@ class SACConfig:
         if unknown:
             raise ConfigError(f"unknown SACConfig keys {unknown}; valid keys are {sorted(known)}.")
         values = dict(data)
-        if "hidden_sizes" in values:
-            values["hidden_sizes"] = tuple(values["hidden_sizes"])
+        for key in ("hidden_sizes", "aux_horizons"):
+            if key in values:
+                values[key] = tuple(values[key])
         return cls(**values)
 
 
@@ -137,3 +182,33 @@ def _check_range(name: str, value: float, lo: float, hi: float, *, low_open: boo
     if not ok:
         bracket = "(" if low_open else "["
         raise ConfigError(f"{name} must be in {bracket}{lo}, {hi}], got {value!r}.")
+
+
+def check_aux_fields(config: Any) -> None:
+    """Validate (and normalize to a tuple) the ``aux*`` fields shared by SAC and PPO configs.
+
+    Raises
+    ------
+    ConfigError
+        Naming the field: ``aux`` not a bool, horizons not strictly increasing positive
+        ints, a negative or non-finite coefficient, a non-positive ``aux_clip``.
+    """
+    if not isinstance(config.aux, bool):
+        raise ConfigError(f"aux must be True or False, got {config.aux!r}.")
+    horizons = tuple(config.aux_horizons)
+    object.__setattr__(config, "aux_horizons", horizons)
+    if (not horizons or any(not _is_int(h) or h < 1 for h in horizons)
+            or any(b <= a for a, b in zip(horizons, horizons[1:]))):
+        raise ConfigError(f"aux_horizons must be strictly increasing ints >= 1 (bars), e.g. (1, 4), "
+                          f"got {horizons!r}.")
+    for name in ("aux_coef_short", "aux_coef_long"):
+        value = getattr(config, name)
+        if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+            raise ConfigError(f"{name} must be a finite number >= 0, got {value!r}.")
+    _check_positive("aux_clip", config.aux_clip)
+
+
+def aux_coefs(config: Any) -> tuple[float, ...]:
+    """Per-horizon loss weights of a config with ``aux_*`` fields (short first, then long)."""
+    return tuple(float(config.aux_coef_short if i == 0 else config.aux_coef_long)
+                 for i in range(len(config.aux_horizons)))

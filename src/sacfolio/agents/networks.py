@@ -13,6 +13,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from sacfolio.agents.aux import AuxReturnHeads
+from sacfolio.exceptions import ConfigError
+
 __all__ = ["GaussianActor", "TwinCritic", "squashed_gaussian_log_prob"]
 
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
@@ -67,11 +70,20 @@ class GaussianActor(nn.Module):
         Clamp of the log standard deviation head.
     generator : torch.Generator, optional
         Source of the initial weights (the global RNG when None).
+    aux_shape : tuple of int (H, N), optional
+        Add :class:`~sacfolio.agents.aux.AuxReturnHeads` predicting N returns at H
+        horizons from the trunk's features (drawn after the policy layers, so the
+        policy's initial weights do not depend on it). Their weights are part of
+        the state dict (``aux.heads.<h>.weight``); :meth:`linears` and therefore
+        :class:`~sacfolio.agents.policy.NumpyPolicy` leave them out.
+    aux_clip : float
+        Bound of the aux predictions.
     """
 
     def __init__(self, obs_dim: int, act_dim: int, hidden_sizes: Sequence[int] = (64, 64), *,
                  log_std_min: float = -20.0, log_std_max: float = 2.0,
-                 generator: torch.Generator | None = None) -> None:
+                 generator: torch.Generator | None = None,
+                 aux_shape: tuple[int, int] | None = None, aux_clip: float = 1.0) -> None:
         super().__init__()
         self.obs_dim, self.act_dim = int(obs_dim), int(act_dim)
         self.log_std_min, self.log_std_max = float(log_std_min), float(log_std_max)
@@ -85,10 +97,39 @@ class GaussianActor(nn.Module):
         self.log_std_head = nn.Linear(width, self.act_dim)
         for layer in self.linears():
             _linear_init_(layer.weight, layer.bias, layer.in_features, generator)
+        self.aux: AuxReturnHeads | None = None
+        if aux_shape is not None:
+            self.aux = AuxReturnHeads(width, aux_shape[0], aux_shape[1], clip=aux_clip, generator=generator)
 
     def linears(self) -> list[nn.Linear]:
-        """The Linear layers in forward order: trunk, mean head, log-std head."""
+        """The policy's Linear layers in forward order: trunk, mean head, log-std head (no aux heads)."""
         return [m for m in self.trunk if isinstance(m, nn.Linear)] + [self.mean_head, self.log_std_head]
+
+    def sample_features(self, features: torch.Tensor, generator: torch.Generator | None = None
+                        ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Reparameterized sample from trunk features (what :meth:`sample` does after the trunk).
+
+        Parameters
+        ----------
+        features : Tensor, shape (B, hidden)
+            ``self.trunk(obs)``; learners that also feed the aux heads run the trunk once.
+        generator : torch.Generator, optional
+
+        Returns
+        -------
+        action : Tensor, shape (B, act_dim)
+        log_prob : Tensor, shape (B,)
+        pre_tanh : Tensor, shape (B, act_dim)
+            The Gaussian sample before squashing.
+        noise : Tensor, shape (B, act_dim)
+            The standard normal draw.
+        """
+        mean = self.mean_head(features)
+        log_std = self.log_std_head(features).clamp(self.log_std_min, self.log_std_max)
+        noise = torch.randn(mean.shape, generator=generator, dtype=mean.dtype)
+        pre_tanh = mean + log_std.exp() * noise
+        return (torch.tanh(pre_tanh), squashed_gaussian_log_prob(noise, log_std, pre_tanh),
+                pre_tanh, noise)
 
     def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Gaussian parameters before squashing.
@@ -122,10 +163,7 @@ class GaussianActor(nn.Module):
             ``tanh(mean + std * noise)`` in (-1, 1); differentiable in the actor's weights.
         log_prob : Tensor, shape (B,)
         """
-        mean, log_std = self(obs)
-        noise = torch.randn(mean.shape, generator=generator, dtype=mean.dtype)
-        pre_tanh = mean + log_std.exp() * noise
-        return torch.tanh(pre_tanh), squashed_gaussian_log_prob(noise, log_std, pre_tanh)
+        return self.sample_features(self.trunk(obs), generator)[:2]
 
     @torch.no_grad()
     def act(self, obs: torch.Tensor, deterministic: bool = True,
@@ -147,6 +185,27 @@ class GaussianActor(nn.Module):
         if deterministic:
             return torch.tanh(self(obs)[0])
         return self.sample(obs, generator)[0]
+
+    @torch.no_grad()
+    def predict_aux(self, obs: torch.Tensor) -> torch.Tensor:
+        """Aux return predictions, without gradient.
+
+        Parameters
+        ----------
+        obs : Tensor, shape (B, obs_dim)
+
+        Returns
+        -------
+        Tensor, shape (B, H, N), in ``[-aux_clip, aux_clip]``.
+
+        Raises
+        ------
+        ConfigError
+            If the actor was built without aux heads.
+        """
+        if self.aux is None:
+            raise ConfigError("this model has no aux return heads; train it with aux=True (--aux).")
+        return self.aux(self.trunk(obs))
 
 
 class TwinCritic(nn.Module):

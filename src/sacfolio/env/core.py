@@ -95,6 +95,8 @@ class PortfolioCore:
         self.obs_dim = N * self.n_features + N + 1
         self.act_dim = N + 1
         self.available = available
+        self.returns = returns.copy()
+        self.returns.flags.writeable = False  # (T, N) simple returns; the trainer's aux labels
         self._feat = np.ascontiguousarray(features.reshape(T, -1), dtype=np.float32)
         # per-row tables so a step only gathers rows: growth 1 + r with CASH growth 1,
         # 0/1 softmax mask, projection bounds and their row sums

@@ -21,7 +21,7 @@ from sacfolio.evaluate.folds import yearly_folds
 from sacfolio.evaluate.results import BacktestResult, Fold, WalkForwardResult
 from sacfolio.exceptions import ConfigError
 from sacfolio.features.blocks import FeatureSet
-from sacfolio.train.pipeline import PORTFOLIO_SAC, FeatureSources, TrainedModel, build_features, train_model
+from sacfolio.train.pipeline import ALGORITHMS, PORTFOLIO_SAC, FeatureSources, TrainedModel, build_features, train_model
 
 __all__ = ["WalkForwardConfig", "run_walk_forward", "backtest_model"]
 
@@ -50,6 +50,9 @@ class WalkForwardConfig:
         Fewest training weeks a fold may have.
     variant : str
         Model variant (state layout).
+    agents : tuple of str
+        Learners trained and backtested on every fold: ``"sac"`` (the agent the report
+        is about) and optionally ``"ppo"`` (seed 001's baseline) on the same state.
     seed : int
         Fold k trains with seed ``seed + k``.
     """
@@ -61,6 +64,7 @@ class WalkForwardConfig:
     baselines: tuple[str, ...] = tuple(BASELINES)
     min_train: int = 104
     variant: str = "sac_lstm"
+    agents: tuple[str, ...] = ("sac",)
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -68,6 +72,8 @@ class WalkForwardConfig:
             raise ConfigError("years is empty: give at least one test year, e.g. --eval-years 2021-2022")
         if self.train_steps < 1 or self.fold_steps < 1:
             raise ConfigError(f"train_steps={self.train_steps} and fold_steps={self.fold_steps} must be >= 1")
+        if AGENT not in self.agents or any(a not in ALGORITHMS for a in self.agents):
+            raise ConfigError(f"agents {list(self.agents)} must include 'sac' and come from {list(ALGORITHMS)}")
         unknown = [b for b in self.baselines if b not in BASELINES]
         if unknown:
             raise ConfigError(f"unknown baseline(s) {unknown}; choose from {sorted(BASELINES)}")
@@ -118,53 +124,60 @@ def run_walk_forward(
     folds = yearly_folds(panel.dates, config.years, min_train=config.min_train)
     constraints = WeightConstraints(cash_floor=env_config.cash_floor, max_weight=env_config.max_weight)
     baselines = make_baselines(panel, config.baselines, constraints=constraints)
-    results: dict[str, list[BacktestResult]] = {AGENT: [], **{b: [] for b in baselines}}
+    results: dict[str, list[BacktestResult]] = {a: [] for a in config.agents}
+    results.update({b: [] for b in baselines})
     raw = build_features(panel, config.variant, sources=sources, cache_dir=cache_dir, progress=progress)
     clock = _Clock()
-    model: TrainedModel | None = None
+    models: dict[str, TrainedModel] = {}
     training: list[dict] = []
     for k, fold in enumerate(folds):
-        t0 = time.perf_counter()
-        warm = config.warm_start and model is not None
-        model = train_model(
-            panel, train_start=fold.train_start, train_stop=fold.train_stop, variant=config.variant,
-            env_config=env_config, sac_config=sac_config,
-            steps=config.fold_steps if warm else config.train_steps, seed=config.seed + k,
-            init=model if warm else None, features=raw, sources=sources, progress=progress,
-            log_dir=None if log_dir is None else Path(log_dir) / f"fold_{fold.label}",
-            description=f"fold {fold.label}",
-        )
-        t1 = time.perf_counter()
-        results[AGENT].append(backtest_model(model, panel, fold, features=raw))
+        for algo in config.agents:
+            t0 = time.perf_counter()
+            previous = models.get(algo)
+            warm = config.warm_start and previous is not None
+            trained = train_model(
+                panel, train_start=fold.train_start, train_stop=fold.train_stop, variant=config.variant,
+                env_config=env_config, sac_config=sac_config, algo=algo,
+                steps=config.fold_steps if warm else config.train_steps, seed=config.seed + k,
+                init=previous if warm else None, features=raw, sources=sources, progress=progress,
+                log_dir=None if log_dir is None else Path(log_dir) / f"{algo}_fold_{fold.label}",
+                description=f"{algo} fold {fold.label}",
+            )
+            models[algo] = trained
+            t1 = time.perf_counter()
+            results[algo].append(backtest_model(trained, panel, fold, name=algo, features=raw))
+            clock.train += t1 - t0
+            clock.backtest += time.perf_counter() - t1
+            tr = trained.train_result
+            training.append({
+                "agent": algo, "fold": fold.label, "train_window": list(trained.train_window),
+                "warm_start": warm, "steps": tr.n_steps, "updates": tr.n_updates,
+                "seconds": round(t1 - t0, 2), "steps_per_second": round(tr.steps_per_second, 1),
+                "last_episode_returns": [round(x, 5) for x in tr.episode_returns[-5:]],
+                "stopped_early": bool(tr.stopped_early), "health": tr.health.get("status"),
+            })
         t2 = time.perf_counter()
         for name, strategy in baselines.items():
             results[name].append(run_backtest(
-                model.core(panel, raw), strategy.decide, start=fold.test_start, stop=fold.test_stop,
+                models[AGENT].core(panel, raw), strategy.decide, start=fold.test_start, stop=fold.test_stop,
                 dates=panel.dates[fold.test_start:fold.test_stop + 1], symbols=panel.symbols, name=name))
-        t3 = time.perf_counter()
-        clock.train += t1 - t0
-        clock.backtest += t2 - t1
-        clock.baselines += t3 - t2
-        tr = model.train_result
-        training.append({
-            "fold": fold.label, "train_window": list(model.train_window), "warm_start": warm,
-            "steps": tr.n_steps if tr else 0, "updates": tr.n_updates if tr else 0,
-            "seconds": round(t1 - t0, 2), "steps_per_second": round(tr.steps_per_second, 1) if tr else 0.0,
-            "last_episode_returns": [round(x, 5) for x in (tr.episode_returns[-5:] if tr else [])],
-            "stopped_early": bool(tr.stopped_early) if tr else False,
-        })
+        clock.baselines += time.perf_counter() - t2
         if on_fold is not None:
-            on_fold(fold, model)
+            on_fold(fold, models[AGENT])
+    model = models.get(AGENT)
     assert model is not None
     info = {
         "agent": AGENT,
         "variant": config.variant,
         "state_features": list(raw.names),
         "sources": sources.to_dict(),
-        "walk_forward": {**asdict(config), "years": list(config.years), "baselines": list(config.baselines)},
+        "walk_forward": {**asdict(config), "years": list(config.years), "baselines": list(config.baselines),
+                         "agents": list(config.agents)},
         "env": asdict(env_config),
         "sac": sac_config.to_dict(),
+        "agents": list(config.agents),
         "training": training,
+        "health": model.train_result.health if model.train_result else {},
         "seconds": {"train": round(clock.train, 1), "backtest": round(clock.backtest, 2),
                     "baselines": round(clock.baselines, 1)},
         "baseline_fallbacks": {n: int(getattr(s, "fallbacks", 0)) for n, s in baselines.items()},

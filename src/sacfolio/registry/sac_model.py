@@ -25,7 +25,14 @@ SAC_FILES = ("actor.pt", "critic.pt", "critic_target.pt", "log_alpha.pt",
 
 
 def to_artifacts(model: TrainedModel, *, metadata: dict[str, Any]) -> ModelArtifacts:
-    """Package ``model`` for :meth:`Registry.save`; ``metadata`` goes to metadata.json."""
+    """Package ``model`` for :meth:`Registry.save`; ``metadata`` goes to metadata.json.
+
+    Only SAC models are registered; the PPO baseline is trained for comparison only.
+    """
+    if model.algo != "sac":
+        from sacfolio.exceptions import ConfigError
+
+        raise ConfigError(f"only SAC models are registered, got a {model.algo!r} model")
     n, f = len(model.symbols), len(model.feature_names)
     config = {
         "variant": model.variant,

@@ -13,6 +13,9 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Callable, Literal, Mapping, Sequence
 
+import numpy as np
+
+from sacfolio.agents.aux import validate_aux
 from sacfolio.agents.config import SACConfig
 from sacfolio.data.panel import MarketPanel
 from sacfolio.env.config import EnvConfig
@@ -74,6 +77,25 @@ def gate_evaluator(panel: MarketPanel, window: Fold) -> Callable[[ModelArtifacts
     return evaluate
 
 
+def gate_health(panel: MarketPanel, window: Fold) -> Callable[[ModelArtifacts], list[str]]:
+    """:func:`health_problems` plus, for models with aux heads, seed 003's validation of
+    their predictions on the gate window's states (non-zero, finite, within +-1, varying)."""
+
+    def check(artifacts: ModelArtifacts) -> list[str]:
+        problems = health_problems(artifacts)
+        model = from_artifacts(artifacts)
+        if model.sac_config.aux:
+            core = model.core(panel)
+            n = len(model.symbols)
+            weights = np.full(n + 1, (1.0 - model.env_config.cash_floor) / n)
+            weights[-1] = model.env_config.cash_floor
+            obs = np.stack([core.observation_at(t, weights) for t in range(window.test_start, window.test_stop)])
+            problems += [f"aux heads: {p}" for p in validate_aux(model.learner.predict_aux, obs)]
+        return problems
+
+    return check
+
+
 def health_problems(artifacts: ModelArtifacts) -> list[str]:
     """Why a version must not serve: non-finite or dead weights, or a critical training report."""
     report = inspect_state_dicts(artifacts.tensors, label=str(artifacts.version))
@@ -123,6 +145,7 @@ def register_model(
         "data": {"source": panel.source, "start": str(panel.dates[0]), "end": str(panel.dates[-1])},
         "gate_window": list(window_dates),
         "gate_window_weeks_seen_in_training": overlap,
+        "health": model.train_result.health if model.train_result else metadata.get("health", {}),
     }
     version = registry.save(name, to_artifacts(model, metadata=meta), parent=parent)
     description = f"{window.test_stop - window.test_start} weeks, deterministic policy backtest"
@@ -132,7 +155,7 @@ def register_model(
         registry, name, version,
         evaluate=gate_evaluator(panel, window),
         window=GateWindow(start=window_dates[0], end=window_dates[1], description=description),
-        health=health_problems, force_reason=force_reason,
+        health=gate_health(panel, window), force_reason=force_reason,
     )
     return version, decision
 
@@ -245,7 +268,7 @@ def default_gate_setup(registry: Registry, name: str, *, weeks: int = 104):
     window = gate_window(panel, weeks)
     return GateSetup(
         evaluate=gate_evaluator(panel, window),
+        health=gate_health(panel, window),
         window=GateWindow(start=str(panel.dates[window.test_start]), end=str(panel.dates[window.test_stop]),
                           description=f"last {weeks} weeks of {source}, deterministic policy backtest"),
-        health=health_problems,
     )

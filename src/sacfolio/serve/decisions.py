@@ -36,7 +36,8 @@ class Decision:
     reason : str or None
         Why the fallback was served.
     aux : dict or None
-        Auxiliary return predictions by symbol when the model has aux heads.
+        Auxiliary return predictions when asked for and the model has aux heads:
+        horizon label (``"1w"``, ``"4w"``) -> symbol -> predicted simple return.
     """
 
     weights: dict[str, float]
@@ -44,7 +45,7 @@ class Decision:
     as_of: date
     source: str
     reason: str | None
-    aux: dict[str, float] | None = None
+    aux: dict[str, dict[str, float]] | None = None
 
 
 def equal_weights(available: np.ndarray, config: EnvConfig = EnvConfig()) -> np.ndarray:
@@ -142,8 +143,10 @@ def _as_dict(names: Sequence[str], w: np.ndarray) -> dict[str, float]:
 
 def decide(cache: ModelCache, name: str, *, as_of: date | None,
            current_weights: Mapping[str, float] | Sequence[float] | None,
-           fallback: Mapping[str, float] | None) -> Decision:
+           fallback: Mapping[str, float] | None, with_aux: bool = False) -> Decision:
     """Target weights of model ``name`` at ``as_of`` (point in time) for a portfolio.
+
+    With ``with_aux`` the model's aux return predictions for the same state come too.
 
     The served version decides when one is loaded; otherwise the static fallback is
     returned with the reason. The request is validated the same way in both cases.
@@ -165,6 +168,13 @@ def decide(cache: ModelCache, name: str, *, as_of: date | None,
         target = static_weights(fallback, panel.symbols, panel.available[t])
         return Decision(weights=_as_dict(names, target), version=None, as_of=row_date,
                         source="fallback", reason=reason)
-    target = serving.model.target_weights(serving.core, t, w, serving.policy)
+    model = serving.model
+    target = model.target_weights(serving.core, t, w, serving.policy)
+    aux = None
+    if with_aux and model.sac_config.aux:
+        current = w if w is not None else np.eye(len(names))[-1]
+        pred = model.learner.predict_aux(serving.core.observation_at(t, current)[None, :])[0]  # (H, N)
+        aux = {f"{h}w": {s: float(v) for s, v in zip(panel.symbols, row)}
+               for h, row in zip(model.sac_config.aux_horizons, pred)}
     return Decision(weights=_as_dict(names, target), version=serving.version, as_of=row_date,
-                    source="model", reason=None)
+                    source="model", reason=None, aux=aux)

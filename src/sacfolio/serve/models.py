@@ -49,9 +49,10 @@ class WeightsResponse(BaseModel):
 class DecisionResponse(WeightsResponse):
     """Target weights plus the model's auxiliary predictions."""
 
-    aux: dict[str, float] | None = Field(
-        default=None, description="Auxiliary next-week return predictions by symbol from the model's "
-        "aux heads; null when the served model has no aux heads (or the fallback is served).")
+    aux: dict[str, dict[str, float]] | None = Field(
+        default=None, description="Auxiliary return predictions of the model's aux heads: horizon "
+        "('1w', '4w') -> symbol -> predicted simple return over that horizon; null when the served "
+        "model has no aux heads (or the fallback is served).")
 
 
 class TrainRequest(BaseModel):

@@ -16,6 +16,7 @@ import numpy as np
 
 from sacfolio.agents.config import SACConfig
 from sacfolio.agents.policy import NumpyPolicy
+from sacfolio.agents.ppo import PPO, PPOConfig
 from sacfolio.agents.sac import SAC
 from sacfolio.data.panel import MarketPanel
 from sacfolio.env.config import EnvConfig
@@ -26,12 +27,14 @@ from sacfolio.features.blocks import FeatureSet
 from sacfolio.features.price import price_features
 from sacfolio.features.scaler import FeatureScaler
 from sacfolio.train.callbacks import Callback
+from sacfolio.train.ppo_trainer import train_ppo
 from sacfolio.train.trainer import TrainResult, train_sac
 
-__all__ = ["PORTFOLIO_SAC", "VARIANTS", "FeatureSources", "TrainedModel", "build_features", "train_model", "state_layout"]
+__all__ = ["ALGORITHMS", "PORTFOLIO_PPO", "PORTFOLIO_SAC", "VARIANTS", "FeatureSources", "TrainedModel", "build_features", "train_model", "state_layout"]
 
-PORTFOLIO_SAC = SACConfig(reward_scale=100.0)
-"""SAC settings for portfolio training: seed 001's table plus a reward scale of 100.
+PORTFOLIO_SAC = SACConfig(reward_scale=100.0, aux=True)
+"""SAC settings for portfolio training: seed 001's table, a reward scale of 100 and the
+auxiliary return heads (1 and 4 weeks, MSE x 0.01 each; seed 003) switched on.
 
 Weekly log returns are ~1e-2, so unscaled rewards are small beside the entropy
 bonus (alpha 0.2 over 21 action dimensions) and weight decay; scaled by 100 they
@@ -43,6 +46,12 @@ the synthetic drift market is learned only with the scale.
 VARIANTS = ("sac_lstm", "sac_patchtst", "sac_price")
 """State variants: seed 001's (7 signal features + a walk-forward LSTM or PatchTST
 forecast per stock) and the price-only one (trailing returns and volatility)."""
+
+
+PORTFOLIO_PPO = PPOConfig(reward_scale=100.0)
+"""PPO baseline settings: its defaults with the same reward scale as SAC."""
+
+ALGORITHMS = ("sac", "ppo")
 
 
 def default_cache_dir() -> Path:
@@ -110,7 +119,8 @@ class TrainedModel:
 
     Attributes
     ----------
-    learner : SAC
+    learner : SAC or PPO
+        ``algo`` says which; both act through the same squashed Gaussian actor.
     scaler : FeatureScaler
         Fitted on rows ``< train_stop`` of the training panel only.
     variant : str
@@ -124,7 +134,7 @@ class TrainedModel:
         None for a model loaded from storage.
     """
 
-    learner: SAC
+    learner: SAC | PPO
     scaler: FeatureScaler
     variant: str
     symbols: tuple[str, ...]
@@ -134,6 +144,8 @@ class TrainedModel:
     train_window: tuple[str, str]
     sources: FeatureSources = field(default_factory=FeatureSources)
     train_result: TrainResult | None = None
+    algo: str = "sac"
+    ppo_config: PPOConfig | None = None
 
     def policy(self) -> NumpyPolicy:
         """A numpy copy of the deterministic actor (fast backtests and serving)."""
@@ -186,6 +198,9 @@ def train_model(
     init: TrainedModel | None = None,
     scaler: FeatureScaler | None = None,
     features: FeatureSet | None = None,
+    algo: str = "sac",
+    ppo_config: PPOConfig = PORTFOLIO_PPO,
+    diagnostic_dir: str | Path | None = None,
     sources: FeatureSources = FeatureSources(),
     callbacks: Sequence[Callback] = (),
     progress: bool = True,
@@ -209,6 +224,10 @@ def train_model(
         The unscaled :func:`build_features` of ``panel`` when already computed.
     sources : FeatureSources
         News and fundamentals inputs of the seed 001 variants.
+    algo : {"sac", "ppo"}
+        SAC (``sac_config``) or the PPO baseline (``ppo_config``).
+    diagnostic_dir : path, optional
+        Where the health monitor writes a diagnostic checkpoint if it stops training.
     steps : int
         Environment steps (one gradient update each after warm-up).
     """
@@ -228,18 +247,31 @@ def train_model(
     feats = scaler.transform(raw)
     core = PortfolioCore(panel.simple_returns(), feats.values, panel.available, env_config)
     env = PortfolioEnv(core, span=(train_start, train_stop), symbols=panel.symbols)
-    learner = None
-    if init is not None:
-        learner = SAC(env.observation_space.shape[0], env.action_space.shape[0],
-                      config=sac_config, seed=seed)
-        learner.load_state_dicts(init.learner.state_dicts())
-    result = train_sac(env, config=sac_config, total_steps=steps, seed=seed, callbacks=callbacks,
-                       progress=progress, log_dir=log_dir, description=description, learner=learner)
+    if algo not in ALGORITHMS:
+        from sacfolio.exceptions import ConfigError
+
+        raise ConfigError(f"unknown algorithm {algo!r}; choose from {list(ALGORITHMS)}")
+    obs_dim, act_dim = env.observation_space.shape[0], env.action_space.shape[0]
+    common = dict(total_steps=steps, seed=seed, callbacks=callbacks, progress=progress, log_dir=log_dir,
+                  description=description, diagnostic_dir=diagnostic_dir)
+    if algo == "sac":
+        learner = None
+        if init is not None:
+            learner = SAC(obs_dim, act_dim, config=sac_config, seed=seed)
+            learner.load_state_dicts(init.learner.state_dicts())
+        result = train_sac(env, config=sac_config, learner=learner, **common)
+    else:
+        learner = None
+        if init is not None:
+            learner = PPO(obs_dim, act_dim, config=ppo_config, seed=seed)
+            learner.load_state_dicts(init.learner.state_dicts())
+        result = train_ppo(env, config=ppo_config, learner=learner, **common)
     return TrainedModel(
         learner=result.learner, scaler=scaler, variant=variant, symbols=panel.symbols,
         feature_names=raw.names, env_config=env_config, sac_config=sac_config,
         train_window=(str(panel.dates[train_start]), str(panel.dates[train_stop])),
-        sources=sources, train_result=result,
+        sources=sources, train_result=result, algo=algo,
+        ppo_config=ppo_config if algo == "ppo" else None,
     )
 
 

@@ -4,58 +4,84 @@ One environment step, then ``updates_per_step`` gradient updates once warm-up is
 over. Everything random (initial weights, warm-up actions, policy noise, replay
 indices, the env's first reset) is drawn from ``seed``, so the same seed on CPU
 gives bit-identical weights.
+
+Every run is guarded: learning rates are checked against
+:data:`~sacfolio.train.safety.LR_RANGES` before anything is built, a
+:class:`~sacfolio.train.health.HealthMonitor` watches the weights (stop on critical
+findings, warn otherwise, by default), and updates with a non-finite loss are
+skipped and counted, the run stopping past ``max_nonfinite_skips``.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import gymnasium as gym
 import numpy as np
 import torch
 
+from sacfolio.agents.aux import forward_returns
 from sacfolio.agents.buffer import ReplayBuffer
 from sacfolio.agents.config import SACConfig
 from sacfolio.agents.sac import SAC, STATE_DICT_FILES
 from sacfolio.exceptions import ConfigError, CorruptArtifactError
 from sacfolio.train.callbacks import Callback, CallbackList, Learner
+from sacfolio.train.health import HealthConfig, HealthMonitor
+from sacfolio.train.safety import check_learning_rates
 from sacfolio.train.tensorboard import TensorBoardCallback
 
-__all__ = ["CheckpointCallback", "TrainResult", "read_checkpoint", "train_sac"]
+if TYPE_CHECKING:  # pragma: no cover
+    from sacfolio.agents.ppo import PPO
+
+__all__ = ["CheckpointCallback", "TrainResult", "aux_target_table", "read_checkpoint", "train_sac"]
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(kw_only=True)
 class TrainResult:
-    """Outcome of :func:`train_sac`.
+    """Outcome of :func:`train_sac` (and :func:`~sacfolio.train.ppo_trainer.train_ppo`).
 
     Attributes
     ----------
-    learner : SAC
+    learner : SAC or PPO
         The trained learner (its ``policy()`` is the actor).
     episode_returns : list of float
         Summed reward of every episode that finished during training, in order.
     n_steps : int
         Environment steps taken.
     n_updates : int
-        Gradient updates made.
+        Gradient updates made (skipped ones included).
     wall_seconds : float
         Wall-clock time of the loop.
     stopped_early : bool
         True if a callback stopped training before ``total_steps``.
+    health : dict
+        :meth:`HealthMonitor.summary` of the run (``status``, ``findings``, ...), for
+        ``metadata.json``; empty when the run had no monitor.
+    lr_warnings : list of str
+        Learning rates outside the recommended range (refused ones raise instead).
+    nonfinite : dict of str to int
+        ``skipped_updates`` (non-finite loss or gradient) and ``nonfinite_targets``
+        (masked critic / value targets) over the run.
     """
 
-    learner: SAC
+    learner: "SAC | PPO"
     episode_returns: list[float] = field(default_factory=list)
     n_steps: int = 0
     n_updates: int = 0
     wall_seconds: float = 0.0
     stopped_early: bool = False
+    health: dict[str, Any] = field(default_factory=dict)
+    lr_warnings: list[str] = field(default_factory=list)
+    nonfinite: dict[str, int] = field(default_factory=dict)
 
     @property
     def steps_per_second(self) -> float:
@@ -75,6 +101,9 @@ def train_sac(
     description: str = "",
     log_every: int = 100,
     learner: SAC | None = None,
+    health: HealthConfig | None = HealthConfig(),
+    diagnostic_dir: str | Path | None = None,
+    aux_returns: np.ndarray | None = None,
 ) -> TrainResult:
     """Train a SAC agent on ``env`` for ``total_steps`` environment steps.
 
@@ -84,6 +113,7 @@ def train_sac(
         Box observation space of shape (obs_dim,) and bounded Box action space of
         shape (act_dim,). The actor acts in [-1, 1]^act_dim, rescaled to the bounds.
     config : SACConfig
+        Its learning rates are checked first (:func:`check_learning_rates`).
     total_steps : int
         Environment steps, warm-up included.
     seed : int
@@ -91,18 +121,30 @@ def train_sac(
     callbacks : sequence of Callback
         Called in order; any ``on_update`` returning False stops training.
     progress : bool
-        Show a rich progress bar (episode return, losses, alpha, steps/s).
+        Show a rich progress bar (episode return, losses, alpha, steps/s, health).
     log_dir : str or Path, optional
         Write TensorBoard scalars there (``losses/*``, ``charts/alpha``,
-        ``charts/entropy``, ``charts/q_mean``, ``charts/episode_return``, ``charts/SPS``).
+        ``charts/entropy``, ``charts/q_mean``, ``charts/episode_return``, ``charts/SPS``,
+        ``charts/skipped_updates``, ``charts/nonfinite_targets``, ``health/*``).
     description : str
         Label of the progress bar.
+    log_every : int
+        Metrics are converted to floats for the progress bar and TensorBoard, and the
+        count of skipped updates is checked against ``max_nonfinite_skips``, once
+        every ``log_every`` updates.
     learner : SAC, optional
         Continue training this learner (finetuning, warm-started walk-forward folds)
         instead of a fresh one; its sizes must match the env.
-    log_every : int
-        Metrics are converted to floats for the progress bar and TensorBoard once
-        every ``log_every`` updates.
+    health : HealthConfig or None
+        Settings of the :class:`HealthMonitor` added to the callbacks (default: check
+        every 1,000 updates, stop on critical findings, warn otherwise); None runs
+        without one.
+    diagnostic_dir : str or Path, optional
+        Where a health stop writes its diagnostic checkpoint.
+    aux_returns : ndarray, shape (T, N), optional
+        Simple returns of the env's rows (row t: from row t-1 to t), the source of
+        the aux heads' labels when ``config.aux``; default ``env.unwrapped.core.returns``.
+        See :func:`aux_target_table`.
 
     Returns
     -------
@@ -111,37 +153,44 @@ def train_sac(
     Raises
     ------
     ConfigError
-        If ``total_steps`` or ``log_every`` is not a positive int, or the spaces are
-        not 1-D bounded boxes.
+        If ``total_steps`` or ``log_every`` is not a positive int, the spaces are
+        not 1-D bounded boxes, or aux heads lack their labels.
+    UnsafeLearningRateError
+        A learning rate above 1e-3 without ``config.allow_unsafe_lr``.
+    TrainingHealthError
+        The health monitor found a critical problem (policy ``stop``), or more than
+        ``config.max_nonfinite_skips`` updates were skipped.
     """
     if int(total_steps) != total_steps or total_steps < 1:
         raise ConfigError(f"total_steps must be an int >= 1, got {total_steps!r}.")
     if int(log_every) != log_every or log_every < 1:
         raise ConfigError(f"log_every must be an int >= 1, got {log_every!r}.")
-    obs_dim, act_dim, low, high = _box_dims(env)
-    torch.set_flush_denormal(True)  # DESIGN §4: decayed weights turn denormal and slow matmuls 4x
+    lr_warnings = check_learning_rates("sac", config.learning_rates(), allow_unsafe=config.allow_unsafe_lr)
+    for warning in lr_warnings:
+        logger.warning(warning)
+    obs_dim, act_dim, low, high = box_dims(env)
     if learner is None:
         learner = SAC(obs_dim, act_dim, config=config, seed=seed)
     elif (learner.obs_dim, learner.act_dim) != (obs_dim, act_dim):
         raise ConfigError(f"the learner has obs_dim={learner.obs_dim}, act_dim={learner.act_dim} but "
                           f"the env has {obs_dim}, {act_dim}: the state layouts differ")
-    buffer = ReplayBuffer(obs_dim, act_dim, config.buffer_size)
+    aux_table = aux_target_table(env, config, learner.aux_shape, aux_returns)
+    buffer = ReplayBuffer(obs_dim, act_dim, config.buffer_size, aux_shape=learner.aux_shape)
     gen = learner.generator
-    cbs = list(callbacks)
-    if log_dir is not None:
-        cbs.append(TensorBoardCallback(log_dir, every=log_every))
-    callback = CallbackList(cbs)
+    guard = _Guard(callbacks, health, diagnostic_dir, log_dir, log_every)
     display = _Progress(description or "SAC", total_steps, log_every) if progress else None
 
-    result = TrainResult(learner=learner)
+    result = TrainResult(learner=learner, lr_warnings=lr_warnings)
     updates_per_step = config.updates_per_step
     env.action_space.seed(seed)
     obs, _ = env.reset(seed=seed)
     obs = np.asarray(obs, dtype=np.float32)
     episode_return = 0.0
-    callback.on_training_start(learner, max(0, total_steps - config.warmup_steps) * updates_per_step)
+    callback = guard.callback
     start = time.perf_counter()
+    flushed_before = set_flush_denormals(True)  # DESIGN §4: decayed weights turn denormal, matmuls slow 4x
     try:
+        callback.on_training_start(learner, max(0, total_steps - config.warmup_steps) * updates_per_step)
         for step in range(1, total_steps + 1):
             if step <= config.warmup_steps:
                 action = torch.rand(act_dim, generator=gen).mul_(2.0).sub_(1.0).numpy()
@@ -149,9 +198,10 @@ def train_sac(
                 obs_t = torch.from_numpy(obs).unsqueeze(0)
                 action = learner.actor.act(obs_t, deterministic=False, generator=gen)[0].numpy()
             env_action = action if low is None else low + (action + 1.0) * 0.5 * (high - low)
-            next_obs, reward, terminated, truncated, _ = env.step(env_action)
+            next_obs, reward, terminated, truncated, info = env.step(env_action)
             next_obs = np.asarray(next_obs, dtype=np.float32)
-            buffer.add(obs, action, float(reward), next_obs, bool(terminated))
+            aux_target = None if aux_table is None else aux_table[_row_of(info)]
+            buffer.add(obs, action, float(reward), next_obs, bool(terminated), aux_target)
             episode_return += float(reward)
             obs = next_obs
             result.n_steps = step
@@ -172,21 +222,134 @@ def train_sac(
                     if not callback.on_update(learner, result.n_updates, metrics):
                         result.stopped_early = True
                         break
-                    if display is not None and result.n_updates % log_every == 0:
-                        display.metrics(metrics)
+                    if result.n_updates % log_every == 0:
+                        learner.check_nonfinite()
+                        if display is not None:
+                            display.metrics(metrics, guard.summary_line())
             if display is not None:
                 display.advance(step)
             if result.stopped_early:
                 break
+        learner.check_nonfinite()
     finally:
+        set_flush_denormals(flushed_before)
         result.wall_seconds = time.perf_counter() - start
         if display is not None:
             display.close()
-        callback.on_training_end(learner)
+        guard.close(learner)
+    result.health = guard.summary()
+    result.nonfinite = learner.nonfinite_counts()
     return result
 
 
-def _box_dims(env: gym.Env) -> tuple[int, int, np.ndarray | None, np.ndarray | None]:
+def aux_target_table(env: gym.Env, config: Any, aux_shape: tuple[int, int] | None,
+                     aux_returns: np.ndarray | None = None) -> np.ndarray | None:
+    """Labels of the aux heads for every row of the env's data, or None without aux heads.
+
+    The label of a decision at row ``t`` is the realized return of each stock over
+    rows ``t+1 .. t+h`` (:func:`~sacfolio.agents.aux.forward_returns`): FUTURE
+    returns, used only as training targets, never as observations. Rows after the
+    env's training span (``env.unwrapped.span[1]``, when it has one) are never used,
+    so labels do not leak the evaluation period; targets that would need them are
+    NaN and masked.
+
+    Parameters
+    ----------
+    env : gymnasium.Env
+        Its ``step`` must report the decision row as ``info["t"]``.
+    config : SACConfig or PPOConfig
+        ``aux_horizons`` gives H.
+    aux_shape : tuple of int (H, N) or None
+    aux_returns : ndarray, shape (T, N), optional
+        Simple returns per row; default ``env.unwrapped.core.returns``.
+
+    Returns
+    -------
+    ndarray float32, shape (T, H, N), or None
+
+    Raises
+    ------
+    ConfigError
+        No returns available, or their width is not N.
+    """
+    if aux_shape is None:
+        return None
+    base = env.unwrapped
+    if aux_returns is None:
+        aux_returns = getattr(getattr(base, "core", None), "returns", None)
+        if aux_returns is None:
+            raise ConfigError("aux heads need the per-row returns of the env's data: pass "
+                              "aux_returns=panel.simple_returns() (shape (T, N)).")
+    returns = np.asarray(aux_returns, dtype=np.float64)
+    if returns.ndim != 2 or returns.shape[1] != aux_shape[1]:
+        raise ConfigError(f"aux_returns must have shape (T, {aux_shape[1]}) (one column per stock), "
+                          f"got {returns.shape}.")
+    span = getattr(base, "span", None)
+    last_row = returns.shape[0] - 1 if span is None else min(int(span[1]), returns.shape[0] - 1)
+    return forward_returns(returns, config.aux_horizons, last_row=last_row)
+
+
+def _row_of(info: Mapping[str, Any]) -> int:
+    """The decision row ``info["t"]`` of a step (PortfolioEnv reports it)."""
+    try:
+        return int(info["t"])
+    except (KeyError, TypeError) as exc:
+        raise ConfigError("aux heads need the decision row in the step info (info['t'], as PortfolioEnv "
+                          "reports it) to look up their return labels.") from exc
+
+
+class _Guard:
+    """The run's callbacks with the health monitor and TensorBoard writers added."""
+
+    def __init__(self, callbacks: Sequence[Callback], health: HealthConfig | None,
+                 diagnostic_dir: str | Path | None, log_dir: str | Path | None, log_every: int) -> None:
+        cbs = list(callbacks)
+        self._writer = None
+        self.monitor: HealthMonitor | None = None
+        if health is not None:
+            if log_dir is not None:
+                from torch.utils.tensorboard import SummaryWriter
+
+                Path(log_dir).mkdir(parents=True, exist_ok=True)
+                self._writer = SummaryWriter(log_dir=str(log_dir))
+            self.monitor = HealthMonitor(health, diagnostic_dir=diagnostic_dir, writer=self._writer)
+            cbs.append(self.monitor)
+        if log_dir is not None:
+            cbs.append(TensorBoardCallback(log_dir, every=log_every))
+        self.callback = CallbackList(cbs)
+
+    def summary_line(self) -> str:
+        report = None if self.monitor is None else self.monitor.last_report
+        return "" if report is None else report.summary_line()
+
+    def summary(self) -> dict[str, Any]:
+        return {} if self.monitor is None else self.monitor.summary()
+
+    def close(self, learner: Learner) -> None:
+        try:
+            self.callback.on_training_end(learner)
+        finally:
+            if self._writer is not None:
+                self._writer.close()
+
+
+def flushing_denormals() -> bool:
+    """Whether torch currently flushes denormal floats to zero (torch has no getter)."""
+    return torch.tensor(1e-310, dtype=torch.float64).mul(1.0).item() == 0.0
+
+
+def set_flush_denormals(on: bool) -> bool:
+    """Turn flushing on or off; returns the previous state so callers can restore it.
+
+    Training flushes (DESIGN §4) and restores the caller's setting afterwards: left on,
+    it changes float semantics for everything else in the process (e.g. hypothesis).
+    """
+    before = flushing_denormals()
+    torch.set_flush_denormal(bool(on))
+    return before
+
+
+def box_dims(env: gym.Env) -> tuple[int, int, np.ndarray | None, np.ndarray | None]:
     """(obs_dim, act_dim, low, high); low/high are None when the action box is [-1, 1]."""
     obs_space, act_space = env.observation_space, env.action_space
     if not isinstance(obs_space, gym.spaces.Box) or len(obs_space.shape) != 1:
@@ -217,12 +380,21 @@ class _Progress:
     def episode(self, episode_return: float) -> None:
         self._last_return = episode_return
 
-    def metrics(self, metrics: Mapping[str, torch.Tensor | float]) -> None:
+    def metrics(self, metrics: Mapping[str, torch.Tensor | float], health: str = "") -> None:
+        """Show the last episode return, the main losses, steps/s and the health line."""
         ret = "n/a" if self._last_return is None else f"{self._last_return:+.4f}"
-        info = (f"ep_return {ret}  critic {float(metrics['losses/critic']):.4f}  "
-                f"actor {float(metrics['losses/actor']):+.3f}  alpha {float(metrics['charts/alpha']):.4f}  "
-                f"{float(metrics['charts/SPS']):.0f} steps/s")
-        self._bar.update(self._task, info=info)
+        parts = [health] if health else []  # first: a narrow terminal crops the end of the line
+        parts.append(f"ep_return {ret}")
+        for key, label, fmt in (("losses/critic", "critic", ".4f"), ("losses/value", "value", ".4f"),
+                                ("losses/actor", "actor", "+.3f"), ("losses/policy", "policy", "+.3f"),
+                                ("charts/alpha", "alpha", ".4f"), ("charts/SPS", "", ".0f")):
+            if key in metrics:
+                parts.append(f"{label} {float(metrics[key]):{fmt}}" if label
+                             else f"{float(metrics[key]):{fmt}} steps/s")
+        skipped = float(metrics.get("charts/skipped_updates", 0.0))
+        if skipped:
+            parts.append(f"skipped {skipped:.0f}")
+        self._bar.update(self._task, info="  ".join(parts))
 
     def advance(self, step: int) -> None:
         if step % self._refresh_every == 0:

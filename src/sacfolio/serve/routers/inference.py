@@ -46,6 +46,6 @@ def decision(model: ModelPath, service: ServiceDep, body: RequestBody = None) ->
     service.check_model(model)
     body = body or InferenceRequest()
     d = decide(service.cache, model, as_of=body.as_of, current_weights=body.current_weights,
-               fallback=service.settings.fallback_weights)
+               fallback=service.settings.fallback_weights, with_aux=True)
     return DecisionResponse(model=model, weights=d.weights, version=d.version, as_of=d.as_of,
                             source=d.source, reason=d.reason, aux=d.aux)
