@@ -87,3 +87,18 @@ def test_help_teaches_the_commands(tmp_path: Path) -> None:
     assert proc.returncode == 0
     for command in ("demo", "train", "evaluate", "features", "registry", "inspect", "doctor"):
         assert command in proc.stdout
+
+
+def test_inspect_exits_1_on_a_broken_checkpoint_and_0_after_repair(tmp_path: Path) -> None:
+    import torch
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
+    state = net.state_dict()
+    state["0.bias"] = torch.zeros(8)  # seed 004: a bias layer gone to zero
+    torch.save(state, tmp_path / "broken.pt")
+    proc = _run("inspect", str(tmp_path / "broken.pt"), cwd=tmp_path)
+    assert proc.returncode == 1 and "ZERO_BIAS" in proc.stdout and "unhealthy" in proc.stdout
+    repaired = _run("inspect", str(tmp_path / "broken.pt"), "--repair", str(tmp_path / "fixed.pt"), cwd=tmp_path)
+    assert repaired.returncode == 0, repaired.stdout + repaired.stderr
+    assert _run("inspect", str(tmp_path / "fixed.pt"), cwd=tmp_path).returncode == 0

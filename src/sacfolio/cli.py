@@ -464,7 +464,7 @@ def main() -> None:
     torch.set_num_threads(1)  # one thread per process beats two here (DESIGN §4)
     warnings.showwarning = _show_warning
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # click returns a command's typer.Exit code here
     except SacfolioError as exc:
         err_console.print(f"[bold red]error:[/bold red] {exc}", highlight=False, soft_wrap=True)
         sys.exit(2)
@@ -480,6 +480,8 @@ def main() -> None:
             exc.show()
             sys.exit(exc.exit_code)
         raise
+    if isinstance(code, int) and code != 0:
+        sys.exit(code)
 
 
 if __name__ == "__main__":  # pragma: no cover
