@@ -108,8 +108,10 @@ def test_aux_weights_are_in_actor_state_dict_and_numpy_policy_ignores_them(tmp_p
         SAC(9, 4, config=SACConfig(), seed=0).predict_aux(obs)
 
 
-def test_aux_loss_reaches_the_actor_only():
-    sac = SAC(9, 4, config=SACConfig(aux=True, aux_coef_short=1.0, aux_coef_long=1.0), seed=0)
+@pytest.mark.parametrize("shared", [False, True])
+def test_aux_loss_reaches_the_actor_only(shared):
+    sac = SAC(9, 4, config=SACConfig(aux=True, aux_coef_short=1.0, aux_coef_long=1.0,
+                                     aux_shared_trunk=shared), seed=0)
     from sacfolio.agents.buffer import ReplayBuffer
 
     buf = ReplayBuffer(9, 4, 64, aux_shape=sac.aux_shape)
@@ -123,7 +125,9 @@ def test_aux_loss_reaches_the_actor_only():
     grads = torch.autograd.grad(aux, params, allow_unused=True)
     named = [n for n, _ in sac.actor.named_parameters()] + [f"critic.{n}" for n, _ in sac.critic.named_parameters()]
     reached = {n for n, g in zip(named, grads) if g is not None and g.abs().sum() > 0}
-    assert {"aux.heads.0.weight", "aux.heads.1.weight", "trunk.0.weight"} <= reached
+    assert {"aux.heads.0.weight", "aux.heads.1.weight"} <= reached
+    # By default the heads learn from detached features and cannot move the policy's trunk.
+    assert ("trunk.0.weight" in reached) == shared
     assert not any(n.startswith(("critic.", "mean_head", "log_std_head")) for n in reached)
 
 

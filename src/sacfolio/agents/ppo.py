@@ -104,6 +104,7 @@ class PPOConfig:
     aux_coef_short: float = 0.01
     aux_coef_long: float = 0.01
     aux_clip: float = 1.0
+    aux_shared_trunk: bool = False  # as SACConfig.aux_shared_trunk
     max_nonfinite_skips: int = 100
     allow_unsafe_lr: bool = False
 
@@ -377,7 +378,7 @@ class PPO:
             if batch.aux_targets is None:
                 raise ConfigError("aux heads are trained but the rollout has no aux_targets.")
             targets = batch.aux_targets[:, self._aux_heads]
-            pred = self.actor.aux(features, self._aux_heads)
+            pred = self.actor.aux(features if cfg.aux_shared_trunk else features.detach(), self._aux_heads)
             aux, masked = aux_losses(pred, targets, self._aux_coefs, self._aux_horizons, cfg.aux_clip)
             out.update(aux)
             out["charts/aux_masked_targets"] = masked

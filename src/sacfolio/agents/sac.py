@@ -175,7 +175,8 @@ class SAC:
         All losses are computed from the same parameters (as in the authors'
         reference implementation), so :meth:`update` needs a single backward pass;
         their graphs are disjoint, so each loss only reaches its own parameters
-        (the aux losses reach the actor's trunk and their heads).
+        (the aux losses reach their heads, and the actor's trunk only with
+        ``config.aux_shared_trunk``).
         The actor's trunk runs once on ``obs`` and ``next_obs`` stacked; the
         ``next_obs`` half is detached, as the target is a constant.
 
@@ -244,7 +245,8 @@ class SAC:
                 raise ConfigError("aux heads are trained but the batch has no aux_targets; build the "
                                   "ReplayBuffer with aux_shape=learner.aux_shape.")
             targets = batch.aux_targets if self._aux_index is None else batch.aux_targets[:, self._aux_index]
-            pred = self.actor.aux(features[:n], self._aux_heads)
+            trunk = features[:n] if self.config.aux_shared_trunk else features[:n].detach()
+            pred = self.actor.aux(trunk, self._aux_heads)
             aux, masked = aux_losses(pred, targets, self._aux_coefs, self._aux_horizons, self.config.aux_clip)
             out.update(aux)
             out["charts/aux_masked_targets"] = masked
