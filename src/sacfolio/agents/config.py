@@ -8,7 +8,7 @@ from typing import Any, Mapping
 
 from sacfolio.exceptions import ConfigError
 
-__all__ = ["SACConfig", "aux_coefs", "check_aux_fields"]
+__all__ = ["SACConfig", "aux_coefs", "check_aux_fields", "config_from_dict", "config_to_dict"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -155,24 +155,28 @@ class SACConfig:
         return float(-act_dim) if self.target_entropy is None else float(self.target_entropy)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict of every field (``hidden_sizes`` as a list)."""
-        out = asdict(self)
-        out["hidden_sizes"] = list(self.hidden_sizes)
-        out["aux_horizons"] = list(self.aux_horizons)
-        return out
+        """JSON-ready dict of every field (tuples as lists)."""
+        return config_to_dict(self)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "SACConfig":
         """Inverse of :meth:`to_dict`; unknown keys are a :class:`ConfigError`."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ConfigError(f"unknown SACConfig keys {unknown}; valid keys are {sorted(known)}.")
-        values = dict(data)
-        for key in ("hidden_sizes", "aux_horizons"):
-            if key in values:
-                values[key] = tuple(values[key])
-        return cls(**values)
+        return config_from_dict(cls, data)
+
+
+def config_to_dict(config: Any) -> dict[str, Any]:
+    """A learner config dataclass as a JSON-ready dict (tuple fields as lists)."""
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(config).items()}
+
+
+def config_from_dict(cls: type, data: Mapping[str, Any]) -> Any:
+    """Rebuild a learner config from :func:`config_to_dict` output (lists back to tuples);
+    unknown keys are a :class:`ConfigError` that lists the valid ones."""
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigError(f"unknown {cls.__name__} keys {unknown}; valid keys are {sorted(known)}.")
+    return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
 
 
 def _is_int(value: object) -> bool:

@@ -16,7 +16,7 @@ learner (networks, optimizer, losses) and the GAE helper.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from typing import Any, Mapping, NamedTuple
 
 import numpy as np
@@ -24,7 +24,8 @@ import torch
 from torch import nn
 
 from sacfolio.agents.aux import aux_losses
-from sacfolio.agents.config import _check_positive, _check_range, _is_int, aux_coefs, check_aux_fields
+from sacfolio.agents.config import (_check_positive, _check_range, _is_int, aux_coefs, check_aux_fields,
+                                     config_from_dict, config_to_dict)
 from sacfolio.agents.networks import GaussianActor, _linear_init_
 from sacfolio.agents.sac import FusedAdam, aux_shape_of
 from sacfolio.exceptions import ConfigError, TrainingHealthError
@@ -151,22 +152,12 @@ class PPOConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict of every field (tuples as lists)."""
-        out = asdict(self)
-        out["hidden_sizes"], out["aux_horizons"] = list(self.hidden_sizes), list(self.aux_horizons)
-        return out
+        return config_to_dict(self)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "PPOConfig":
         """Inverse of :meth:`to_dict`; unknown keys are a :class:`ConfigError`."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ConfigError(f"unknown PPOConfig keys {unknown}; valid keys are {sorted(known)}.")
-        values = dict(data)
-        for key in ("hidden_sizes", "aux_horizons"):
-            if key in values:
-                values[key] = tuple(values[key])
-        return cls(**values)
+        return config_from_dict(cls, data)
 
 
 class RolloutBatch(NamedTuple):
