@@ -8,7 +8,7 @@ from typing import Any, Mapping
 
 from sacfolio.exceptions import ConfigError
 
-__all__ = ["SACConfig", "aux_coefs", "check_aux_fields", "config_from_dict", "config_to_dict"]
+__all__ = ["SACConfig", "aux_coefs", "check_aux_fields", "check_hidden_sizes", "config_from_dict", "config_to_dict"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -107,10 +107,7 @@ class SACConfig:
     allow_unsafe_lr: bool = False
 
     def __post_init__(self) -> None:
-        sizes = tuple(self.hidden_sizes)
-        object.__setattr__(self, "hidden_sizes", sizes)
-        if not sizes or any(not _is_int(h) or h < 1 for h in sizes):
-            raise ConfigError(f"hidden_sizes must be a non-empty tuple of positive ints, got {sizes!r}.")
+        object.__setattr__(self, "hidden_sizes", check_hidden_sizes(self.hidden_sizes))
         for name in ("actor_lr", "critic_lr", "alpha_lr"):
             _check_positive(name, getattr(self, name))
         _check_range("tau", self.tau, 0.0, 1.0, low_open=True)
@@ -177,6 +174,14 @@ def config_from_dict(cls: type, data: Mapping[str, Any]) -> Any:
     if unknown:
         raise ConfigError(f"unknown {cls.__name__} keys {unknown}; valid keys are {sorted(known)}.")
     return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+
+
+def check_hidden_sizes(value: object) -> tuple[int, ...]:
+    """``value`` as a tuple of layer widths; a ConfigError unless non-empty positive ints."""
+    sizes = tuple(value)  # type: ignore[arg-type]
+    if not sizes or any(not _is_int(h) or h < 1 for h in sizes):
+        raise ConfigError(f"hidden_sizes must be a non-empty tuple of positive ints, got {sizes!r}.")
+    return sizes
 
 
 def _is_int(value: object) -> bool:

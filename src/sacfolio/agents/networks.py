@@ -7,7 +7,7 @@ Applications" (2018), arXiv:1812.05905.
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -314,3 +314,34 @@ class TwinCritic(nn.Module):
                         target.copy_(value)
         if strict:
             unexpected_keys.extend(k for k in state_dict if k.startswith(prefix) and k not in expected)
+
+
+def load_module_states(modules: Mapping[str, nn.Module], state: Mapping[str, Mapping[str, torch.Tensor]],
+                       *, expected: Sequence[str], shapes: str) -> None:
+    """Load ``state[file]`` into ``modules[file]`` for every file, with errors a user can act on.
+
+    Parameters
+    ----------
+    modules : mapping of file name to module
+        E.g. ``{"actor.pt": actor, "critic.pt": critic}``.
+    state : mapping of file name to state_dict
+        As written by a learner's ``state_dicts()``.
+    expected : sequence of str
+        Every file the learner saves (checked for presence, also those not in ``modules``).
+    shapes : str
+        The learner's sizes, named in the error when the tensors do not fit.
+
+    Raises
+    ------
+    ConfigError
+        A file is missing, or its tensors do not fit the modules.
+    """
+    missing = [name for name in expected if name not in state]
+    if missing:
+        raise ConfigError(f"state dicts {missing} are missing; expected {list(expected)}.")
+    try:
+        for name, module in modules.items():
+            module.load_state_dict(state[name])
+    except RuntimeError as exc:
+        raise ConfigError(f"saved weights do not fit {shapes}: {exc}") from exc
+

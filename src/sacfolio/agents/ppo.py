@@ -25,8 +25,8 @@ from torch import nn
 
 from sacfolio.agents.aux import aux_losses
 from sacfolio.agents.config import (_check_positive, _check_range, _is_int, aux_coefs, check_aux_fields,
-                                     config_from_dict, config_to_dict)
-from sacfolio.agents.networks import GaussianActor, _linear_init_
+                                     check_hidden_sizes, config_from_dict, config_to_dict)
+from sacfolio.agents.networks import GaussianActor, _linear_init_, load_module_states
 from sacfolio.agents.sac import FusedAdam, aux_shape_of
 from sacfolio.exceptions import ConfigError, TrainingHealthError
 
@@ -110,10 +110,7 @@ class PPOConfig:
     allow_unsafe_lr: bool = False
 
     def __post_init__(self) -> None:
-        sizes = tuple(self.hidden_sizes)
-        object.__setattr__(self, "hidden_sizes", sizes)
-        if not sizes or any(not _is_int(h) or h < 1 for h in sizes):
-            raise ConfigError(f"hidden_sizes must be a non-empty tuple of positive ints, got {sizes!r}.")
+        object.__setattr__(self, "hidden_sizes", check_hidden_sizes(self.hidden_sizes))
         for name in ("lr", "clip_range", "vf_coef", "reward_scale"):
             _check_positive(name, getattr(self, name))
         for name in ("n_steps", "batch_size", "n_epochs"):
@@ -466,12 +463,7 @@ class PPO:
         ConfigError
             If a file is missing or its tensors do not fit this learner's shapes.
         """
-        missing = [name for name in PPO_STATE_DICT_FILES if name not in state]
-        if missing:
-            raise ConfigError(f"state dicts {missing} are missing; expected {list(PPO_STATE_DICT_FILES)}.")
-        try:
-            self.actor.load_state_dict(state["actor.pt"])
-            self.value.load_state_dict(state["value.pt"])
-        except RuntimeError as exc:
-            raise ConfigError(f"saved weights do not fit obs_dim={self.obs_dim}, act_dim={self.act_dim}, "
-                              f"hidden_sizes={self.config.hidden_sizes}, aux={self.config.aux}: {exc}") from exc
+        load_module_states(
+            {"actor.pt": self.actor, "value.pt": self.value}, state, expected=PPO_STATE_DICT_FILES,
+            shapes=f"obs_dim={self.obs_dim}, act_dim={self.act_dim}, hidden_sizes={self.config.hidden_sizes}, "
+                   f"aux={self.config.aux}")

@@ -16,7 +16,7 @@ from torch import nn
 from sacfolio.agents.aux import aux_losses
 from sacfolio.agents.buffer import ReplayBatch
 from sacfolio.agents.config import SACConfig
-from sacfolio.agents.networks import GaussianActor, TwinCritic
+from sacfolio.agents.networks import GaussianActor, TwinCritic, load_module_states
 from sacfolio.exceptions import ConfigError, TrainingHealthError
 
 __all__ = ["SAC", "STATE_DICT_FILES", "FusedAdam", "aux_shape_of"]
@@ -382,15 +382,10 @@ class SAC:
         ConfigError
             If a file is missing or its tensors do not fit this learner's shapes.
         """
-        missing = [name for name in STATE_DICT_FILES if name not in state]
-        if missing:
-            raise ConfigError(f"state dicts {missing} are missing; expected {list(STATE_DICT_FILES)}.")
-        try:
-            self.actor.load_state_dict(state["actor.pt"])
-            self.critic.load_state_dict(state["critic.pt"])
-            self.critic_target.load_state_dict(state["critic_target.pt"])
-        except RuntimeError as exc:
-            raise ConfigError(f"saved weights do not fit obs_dim={self.obs_dim}, act_dim="
-                              f"{self.act_dim}, hidden_sizes={self.config.hidden_sizes}: {exc}") from exc
+        load_module_states(
+            {"actor.pt": self.actor, "critic.pt": self.critic, "critic_target.pt": self.critic_target},
+            state, expected=STATE_DICT_FILES,
+            shapes=f"obs_dim={self.obs_dim}, act_dim={self.act_dim}, hidden_sizes={self.config.hidden_sizes}, "
+                   f"aux={self.config.aux}")
         with torch.no_grad():
             self.log_alpha.copy_(state["log_alpha.pt"]["log_alpha"])
