@@ -36,8 +36,8 @@ def _make_registry(home: Path) -> str:
     """Train a 300-step model and promote it; return its version."""
     from sacfolio.data import load_sp500_sample
     from sacfolio.registry import Registry
-    from sacfolio.registry.sac_model import to_artifacts
-    from sacfolio.train.pipeline import train_model
+    from sacfolio.workflows.artifacts import to_artifacts
+    from sacfolio.train.portfolio import train_model
 
     panel = load_sp500_sample()
     model = train_model(panel, train_stop=panel.n_dates - 1, steps=300, seed=0, progress=False)
@@ -90,7 +90,7 @@ def main() -> None:
         config.write_text(json.dumps({"home": str(home), "schedule": [], "jobs_db": str(Path(tmp) / "jobs.db")}))
         port = _free_port()
         env = {**{k: v for k, v in os.environ.items() if not k.startswith("SACFOLIO_")}, "OMP_NUM_THREADS": "1"}
-        server = subprocess.Popen([sys.executable, "-m", "sacfolio.serve", "--host", "127.0.0.1", "--port",
+        server = subprocess.Popen([sys.executable, "-m", "sacfolio.cli", "serve", "--host", "127.0.0.1", "--port",
                                    str(port), "--config", str(config), "--log-level", "warning"], env=env)
         url = f"http://127.0.0.1:{port}"
         try:

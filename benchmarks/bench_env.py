@@ -23,7 +23,7 @@ from sacfolio.env.gym_env import PortfolioEnv
 
 def _load_panel():
     try:
-        from sacfolio.data.loaders import load_sp500_sample
+        from sacfolio.data import load_sp500_sample
     except ImportError:  # the loader module is optional for this benchmark
         import pandas as pd
         from skfolio.datasets import load_sp500_dataset

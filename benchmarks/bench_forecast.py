@@ -15,7 +15,7 @@ import time
 
 import torch
 
-from sacfolio.data.loaders import load_sp500_sample
+from sacfolio.data import load_sp500_sample
 from sacfolio.features.forecast import (
     ForecastConfig,
     forecast_quality,

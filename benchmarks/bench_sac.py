@@ -28,9 +28,9 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from sacfolio.agents import SACConfig  # noqa: E402
-from sacfolio.data.loaders import load_sp500_sample  # noqa: E402
+from sacfolio.data import load_sp500_sample  # noqa: E402
 from sacfolio.env import PortfolioEnv  # noqa: E402
-from sacfolio.train.trainer import train_sac  # noqa: E402
+from sacfolio.train.off_policy import train_sac  # noqa: E402
 
 SB3_SAME_AS_SEED_001 = dict(learning_rate=3e-4, buffer_size=10_000, learning_starts=100, batch_size=64,
                             tau=0.005, gamma=0.99, train_freq=1, gradient_steps=1,

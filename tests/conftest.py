@@ -10,3 +10,15 @@ try:
     torch.set_num_threads(1)
 except ImportError:  # pragma: no cover
     pass
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def recent_sample():
+    """The embedded S&P 500 sample from 2016 on (~350 weeks x 20 stocks): small enough to
+    train a few hundred steps on, real enough to have gaps and regime changes."""
+    from sacfolio.data import load_sp500_sample
+
+    return load_sp500_sample(start="2016-01-01")

@@ -25,7 +25,7 @@ def test_demo_on_a_small_slice_writes_a_report_weights_and_a_registered_model(tm
                 cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "equal_weight" in proc.stdout and "gate" in proc.stdout
-    # The default variant is seed 001's LSTM state; the sample has prices only and the run says so.
+    # The default variant is the LSTM-forecast state; the sample has prices only and the run says so.
     assert "sac_lstm" in proc.stdout and "neutral" in proc.stdout
     assert "forecast quality per year" in proc.stdout
     assert "Sharpe(sac) - Sharpe(equal_weight)" in proc.stdout and "noise" in proc.stdout
@@ -95,10 +95,34 @@ def test_inspect_exits_1_on_a_broken_checkpoint_and_0_after_repair(tmp_path: Pat
     torch.manual_seed(0)
     net = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
     state = net.state_dict()
-    state["0.bias"] = torch.zeros(8)  # seed 004: a bias layer gone to zero
+    state["0.bias"] = torch.zeros(8)  # a bias layer gone to zero, as in a checkpoint that never trained
     torch.save(state, tmp_path / "broken.pt")
     proc = _run("inspect", str(tmp_path / "broken.pt"), cwd=tmp_path)
     assert proc.returncode == 1 and "ZERO_BIAS" in proc.stdout and "unhealthy" in proc.stdout
     repaired = _run("inspect", str(tmp_path / "broken.pt"), "--repair", str(tmp_path / "fixed.pt"), cwd=tmp_path)
     assert repaired.returncode == 0, repaired.stdout + repaired.stderr
     assert _run("inspect", str(tmp_path / "fixed.pt"), cwd=tmp_path).returncode == 0
+
+
+@pytest.mark.parametrize("args, needle", [(("validate-pipelin",), "No such command"),
+                                          (("evaluate", "--seedz", "2"), "No such option")])
+def test_a_mistyped_command_or_option_is_a_usage_error_not_a_traceback(tmp_path: Path, args, needle) -> None:
+    proc = _run(*args, cwd=tmp_path)
+    assert proc.returncode == 2
+    assert needle in proc.stderr and "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) <= 8, proc.stderr
+
+
+@pytest.mark.slow
+def test_the_synthetic_demo_after_the_real_one_registers_its_own_model(tmp_path: Path) -> None:
+    """Another universe is another model: the synthetic run must not be gated against the real one."""
+    home = str(tmp_path / "models")
+    common = ("--variant", "sac_price", "--steps", "120", "--fold-steps", "60", "--no-progress", "--home", home)
+    real = _run("demo", "--start", "2018-01-01", "--eval-years", "2022", "--out", str(tmp_path / "real"),
+                *common, cwd=tmp_path)
+    assert real.returncode == 0, real.stderr
+    synthetic = _run("demo", "--synthetic", "--out", str(tmp_path / "synthetic"), *common, cwd=tmp_path)
+    assert synthetic.returncode == 0, synthetic.stderr
+    assert "saved sac_price_synthetic version" in synthetic.stdout
+    listing = _run("registry", "list", "--home", home, cwd=tmp_path)
+    assert "sac_price_synthetic" in listing.stdout and "sac_price" in listing.stdout

@@ -1,4 +1,4 @@
-"""Aux return heads: labels without look-ahead past the span, masked loss, validation, seed 003."""
+"""Aux return heads: labels without look-ahead past the span, masked loss, validation, the disabled-loss failure."""
 
 import numpy as np
 import pytest
@@ -8,10 +8,10 @@ from sacfolio.agents import SAC, NumpyPolicy, SACConfig
 from sacfolio.agents.aux import AuxReturnHeads, aux_losses, forward_returns, validate_aux
 from sacfolio.agents.networks import GaussianActor
 from sacfolio.data.synthetic import drift_market
+from sacfolio.diagnostics.findings import HealthConfig
 from sacfolio.env import EnvConfig, PortfolioEnv
 from sacfolio.exceptions import ConfigError
-from sacfolio.train.health import HealthConfig
-from sacfolio.train.trainer import train_sac
+from sacfolio.train.off_policy import train_sac
 
 torch.set_num_threads(1)
 
@@ -112,7 +112,7 @@ def test_aux_weights_are_in_actor_state_dict_and_numpy_policy_ignores_them(tmp_p
 def test_aux_loss_reaches_the_actor_only(shared):
     sac = SAC(9, 4, config=SACConfig(aux=True, aux_coef_short=1.0, aux_coef_long=1.0,
                                      aux_shared_trunk=shared), seed=0)
-    from sacfolio.agents.buffer import ReplayBuffer
+    from sacfolio.agents.buffers import ReplayBuffer
 
     buf = ReplayBuffer(9, 4, 64, aux_shape=sac.aux_shape)
     rng = np.random.default_rng(0)
@@ -131,7 +131,7 @@ def test_aux_loss_reaches_the_actor_only(shared):
     assert not any(n.startswith(("critic.", "mean_head", "log_std_head")) for n in reached)
 
 
-# ------------------------------------------------------------------ seed 003
+# ------------------------------------------------------------------ the disabled-loss failure
 def _aux_run(coef_short: float, coef_long: float, steps: int = 700):
     panel = drift_market(drifts=(0.01, -0.01, 0.0), volatility=0.02, n_weeks=120, seed=0)
     env = PortfolioEnv.from_panel(panel, config=EnvConfig(episode_length=26))
@@ -148,7 +148,7 @@ def _never_changed(result) -> set[str]:
     return {f["tensor"] for f in result.health["findings"] if f["kind"] == "never_changed"}
 
 
-def test_seed003_aux_heads_with_disabled_loss_are_flagged_never_changed():
+def test_aux_heads_with_disabled_loss_are_flagged_never_changed():
     result, _ = _aux_run(0.0, 0.0)
     assert result.health["status"] == "critical"
     assert _never_changed(result) == {f"actor.aux.heads.{h}.{p}" for h in (0, 1) for p in ("weight", "bias")}
@@ -156,7 +156,7 @@ def test_seed003_aux_heads_with_disabled_loss_are_flagged_never_changed():
     assert _never_changed(one_off) == {"actor.aux.heads.1.weight", "actor.aux.heads.1.bias"}
 
 
-def test_seed003_trained_aux_heads_pass_validation():
+def test_trained_aux_heads_pass_validation():
     result, obs = _aux_run(0.01, 0.01)
     assert result.health["status"] in ("ok", "warn") and not _never_changed(result)
     pred = result.learner.predict_aux(obs)

@@ -8,7 +8,8 @@ from torch import nn
 from torch.distributions import Normal
 from torch.distributions.transforms import TanhTransform
 
-from sacfolio.agents.networks import GaussianActor, TwinCritic, squashed_gaussian_log_prob
+from sacfolio.agents.critics import TwinCritic
+from sacfolio.agents.networks import GaussianActor, squashed_gaussian_log_prob
 
 OBS, ACT, B = 11, 4, 32
 

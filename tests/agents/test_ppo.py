@@ -7,9 +7,11 @@ import pytest
 import torch
 
 from sacfolio.agents import NumpyPolicy
-from sacfolio.agents.ppo import PPO, PPO_STATE_DICT_FILES, PPOConfig, RolloutBatch, gae
+from sacfolio.agents.buffers import RolloutBatch, gae
+from sacfolio.agents.config import PPOConfig
+from sacfolio.agents.ppo import PPO, PPO_STATE_DICT_FILES
 from sacfolio.exceptions import ConfigError
-from sacfolio.train.callbacks import Learner
+from sacfolio.agents.learner import Learner
 
 OBS, ACT = 7, 3
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from sacfolio.agents.buffer import ReplayBatch, ReplayBuffer
+from sacfolio.agents.buffers import ReplayBatch, ReplayBuffer
 from sacfolio.exceptions import ConfigError
 
 

@@ -6,7 +6,7 @@ import torch
 
 from sacfolio.agents import SAC, STATE_DICT_FILES, ReplayBuffer, SACConfig
 from sacfolio.exceptions import ConfigError
-from sacfolio.train.callbacks import Learner
+from sacfolio.agents.learner import Learner
 
 OBS, ACT = 9, 3
 
@@ -136,7 +136,7 @@ def test_load_state_dicts_errors_name_the_problem():
 
 
 def test_fused_adam_matches_torch_adam_step_for_step():
-    from sacfolio.agents.sac import FusedAdam
+    from sacfolio.agents.optim import FusedAdam
 
     torch.manual_seed(0)
     ref = [torch.nn.Parameter(torch.randn(5, 3)), torch.nn.Parameter(torch.randn(3))]
@@ -234,7 +234,7 @@ def test_skips_past_the_limit_raise_training_health_error():
 
 
 def test_fused_adam_found_inf_skips_exactly_like_no_step():
-    from sacfolio.agents.sac import FusedAdam
+    from sacfolio.agents.optim import FusedAdam
 
     p = torch.nn.Parameter(torch.randn(4))
     opt = FusedAdam([p], lr=0.1, weight_decay=1e-2)

@@ -1,4 +1,4 @@
-"""SACConfig: seed 001 defaults, validation that names the value, JSON round trip."""
+"""SACConfig: the reference defaults, validation that names the value, JSON round trip."""
 
 import json
 

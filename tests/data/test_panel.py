@@ -34,7 +34,7 @@ def test_short_gap_is_forward_filled() -> None:
 
 
 def test_gap_longer_than_limit_is_unavailable_for_its_whole_length() -> None:
-    # DESIGN: short gaps are filled, longer gaps mark the symbol unavailable (not filled part way).
+    # Short gaps are filled, longer gaps mark the symbol unavailable (not filled part way).
     frame = _frame({"A": [1.0, NAN, NAN, NAN, 5.0], "B": [1.0, 2.0, 3.0, 4.0, 5.0]})
     panel = MarketPanel.from_close_frame(frame, max_ffill=2)
     np.testing.assert_array_equal(panel.available[:, 0], [True, False, False, False, True])

@@ -7,11 +7,12 @@ import math
 import numpy as np
 import pytest
 
+from sacfolio.broker.rules import PortfolioRules
 from sacfolio.env.config import EnvConfig
 from sacfolio.env.core import PortfolioCore
 from sacfolio.exceptions import EvaluationWindowError
 
-LOOSE = EnvConfig(cash_floor=0.02, max_weight=0.6, cost_bps=10.0)
+LOOSE = EnvConfig(rules=PortfolioRules(cash_floor=0.02, max_weight=0.6, cost_bps=10.0))
 
 
 def _two_stock_core(config: EnvConfig = LOOSE) -> PortfolioCore:
@@ -49,14 +50,14 @@ def test_costs_with_drift_hand_worked():
 
 
 def test_cost_bps_is_charged():
-    free = _two_stock_core(EnvConfig(cost_bps=0.0, max_weight=0.6))
+    free = _two_stock_core(EnvConfig(rules=PortfolioRules(cost_bps=0.0, max_weight=0.6)))
     free.reset(np.array([0]), np.array([2]))
     _, reward, _, info = free.step_weights(np.array([[0.5, 0.3, 0.2]]))
     assert info["cost"][0] == 0.0 and reward[0] == pytest.approx(math.log(1.035), abs=1e-15)
 
 
 def test_targets_are_projected_onto_the_constraints():
-    core = _two_stock_core(EnvConfig(max_weight=0.3, cash_floor=0.1))
+    core = _two_stock_core(EnvConfig(rules=PortfolioRules(max_weight=0.3, cash_floor=0.1)))
     core.reset(np.array([0]), np.array([2]))
     _, _, _, info = core.step_weights(np.array([[0.9, 0.1, 0.0]]))
     w = info["weights"][0]

@@ -1,15 +1,17 @@
-"""run_backtest: the env with a fixed rule, checked against a hand computation."""
+"""run_backtest and backtest_strategy: the env with a fixed rule, checked against a hand computation."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+from sacfolio.broker.rules import PortfolioRules
 from sacfolio.data.panel import MarketPanel
+from sacfolio.env.actions import action_to_weights
 from sacfolio.env.config import EnvConfig
 from sacfolio.env.core import PortfolioCore
-from sacfolio.env.projection import action_to_weights
-from sacfolio.evaluate.backtest import policy_decider, run_backtest
+from sacfolio.evaluate.backtest import backtest_strategy, market_core, policy_decider, run_backtest
+from sacfolio.evaluate.results import Fold
 from sacfolio.exceptions import EvaluationWindowError
 from sacfolio.features.price import price_features
 
@@ -92,3 +94,35 @@ def test_window_errors(panel):
         run_backtest(core, keep, start=0, stop=4, dates=panel.dates, symbols=panel.symbols, name="x")
     with pytest.raises(EvaluationWindowError, match="dates has 4 entries"):
         run_backtest(core, keep, start=0, stop=2, dates=panel.dates, symbols=panel.symbols, name="x")
+
+
+class _Fixed:
+    name, uses_future = "fixed", False
+
+    def decide(self, t, obs, drifted):
+        return np.array([0.2, 0.2, 0.2, 0.4])
+
+
+def test_backtest_strategy_needs_no_model_and_matches_the_agent_core(panel):
+    fold = Fold(label="x", train_start=0, train_stop=1, test_start=1, test_stop=3)
+    alone = backtest_strategy(panel, _Fixed(), fold, PortfolioRules())
+    through_agent = run_backtest(_core(panel), _Fixed().decide, start=1, stop=3, dates=panel.dates[1:4],
+                                 symbols=panel.symbols, name="fixed")
+    for field in ("weights", "returns", "turnover", "costs"):
+        np.testing.assert_array_equal(getattr(alone, field), getattr(through_agent, field))
+    assert alone.name == "fixed" and backtest_strategy(panel, _Fixed(), fold, PortfolioRules(), name="y").name == "y"
+    np.testing.assert_array_equal(alone.dates, panel.dates[1:4])
+
+
+def test_backtest_strategy_trades_under_the_rules_given(panel):
+    fold = Fold(label="x", train_start=0, train_stop=1, test_start=1, test_stop=3)
+    free = backtest_strategy(panel, _Fixed(), fold, PortfolioRules(cost_bps=0.0))
+    assert (free.costs == 0).all()
+    tight = backtest_strategy(panel, _Fixed(), fold, PortfolioRules(max_weight=0.1))
+    np.testing.assert_allclose(tight.weights[0], [0.1, 0.1, 0.1, 0.7], atol=1e-12)
+
+
+def test_market_core_observes_only_the_weights(panel):
+    core = market_core(panel, PortfolioRules())
+    assert core.n_features == 0 and core.obs_dim == core.act_dim == 4
+    np.testing.assert_array_equal(core.reset(np.array([0]), np.array([2]))[0], [0, 0, 0, 1])

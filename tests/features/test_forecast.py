@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from sacfolio.data.panel import MarketPanel
+from sacfolio.data.splits import year_split
 from sacfolio.data.synthetic import FactorMarketConfig, factor_market
 from sacfolio.exceptions import ConfigError, DataWarning
 from sacfolio.features.forecast import (
@@ -16,7 +17,6 @@ from sacfolio.features.forecast import (
     forecast_quality,
     format_quality_table,
     walk_forward_forecasts,
-    walk_forward_rows,
 )
 
 TINY = dict(lookback=12, train_years=2, min_train_samples=50, epochs=2, batch_size=128, hidden=8,
@@ -28,9 +28,10 @@ def market() -> MarketPanel:
     return factor_market(FactorMarketConfig(n_stocks=5, n_weeks=4 * 52, autocorr=0.3, seed=2)).panel
 
 
-def test_walk_forward_rows_never_reach_into_the_year(market: MarketPanel) -> None:
+def test_forecast_year_split_never_reaches_into_the_year(market: MarketPanel) -> None:
     for year in (2002, 2003):
-        train, predict = walk_forward_rows(market.dates, year, train_years=2)
+        split = year_split(market.dates, year, test_by="decision_year", train_years=2)
+        train, predict = split.train_rows, split.test_rows
         assert (market.dates[train + 1] < np.datetime64(f"{year}-01-01")).all()
         assert (market.dates[train] >= np.datetime64(f"{year - 2}-01-01")).all()
         assert (market.dates[predict].astype("datetime64[Y]") == np.datetime64(str(year), "Y")).all()

@@ -1,4 +1,4 @@
-"""Seed 001 state block: layout, neutral values without data, and no look-ahead in any feature."""
+"""Signal + forecast state block: layout, neutral values without data, and no look-ahead in any feature."""
 
 import json
 import warnings
@@ -17,10 +17,10 @@ from sacfolio.exceptions import DataWarning
 from sacfolio.features.forecast import ForecastConfig
 from sacfolio.features.signals import (
     MAX_AGE_YEARS,
-    SEED001_NAMES,
+    SIGNAL_FORECAST_NAMES,
     fundamental_features,
-    seed001_features,
     sentiment_features,
+    signal_forecast_features,
 )
 
 TINY = ForecastConfig(lookback=12, train_years=1, min_train_samples=50, epochs=1, batch_size=128, hidden=8,
@@ -34,9 +34,9 @@ def market(tmp_path: Path):
 
 def test_layout_and_values_with_news_and_fundamentals(market) -> None:
     with pytest.warns(DataWarning, match=r"skipped 1 year"):
-        feats = seed001_features(market.panel, forecaster="patchtst", news=market.news_path,
+        feats = signal_forecast_features(market.panel, forecaster="patchtst", news=market.news_path,
                                  fundamentals=market.fundamentals_dir, progress=False, forecast_config=TINY)
-    assert feats.names == SEED001_NAMES == (
+    assert feats.names == SIGNAL_FORECAST_NAMES == (
         "sentiment_score", "news_count_log", "gross_margin", "operating_margin", "net_margin",
         "debt_to_equity", "fundamental_age", "forecast")
     assert feats.values.shape == (120, 4, 8) and np.isfinite(feats.values).all()
@@ -48,7 +48,7 @@ def test_layout_and_values_with_news_and_fundamentals(market) -> None:
 
 def test_without_news_or_fundamentals_everything_is_neutral_and_says_so(market) -> None:
     with pytest.warns(DataWarning):
-        feats = seed001_features(market.panel, forecaster="lstm", progress=False, forecast_config=TINY)
+        feats = signal_forecast_features(market.panel, forecaster="lstm", progress=False, forecast_config=TINY)
     v, ok = feats.values, feats.valid
     assert (v[:, :, :6] == 0).all() and not ok[:, :, [0, 2, 3, 4, 5]].any()
     assert ok[:, :, 1].all() and ok[:, :, 6].all()                 # count 0 and max age are facts
@@ -117,7 +117,7 @@ def test_whole_state_block_at_t_ignores_every_input_after_t(market, tmp_path: Pa
     cut = market.panel.dates[t]
     kw = dict(forecaster="lstm", progress=False, forecast_config=TINY)
     with pytest.warns(DataWarning):
-        base = seed001_features(market.panel, news=market.news_path, fundamentals=market.fundamentals_dir, **kw)
+        base = signal_forecast_features(market.panel, news=market.news_path, fundamentals=market.fundamentals_dir, **kw)
     close = market.panel.close.copy()
     close[t + 1:] *= 1.3
     panel = MarketPanel(dates=market.panel.dates, symbols=market.panel.symbols, close=close,
@@ -128,7 +128,7 @@ def test_whole_state_block_at_t_ignores_every_input_after_t(market, tmp_path: Pa
     daily = _shift_after(load_daily_sentiment(market.news_path), cut)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DataWarning)   # the same skipped first year
-        moved = seed001_features(panel, news=daily, fundamentals=fund, **kw)
+        moved = signal_forecast_features(panel, news=daily, fundamentals=fund, **kw)
     np.testing.assert_array_equal(moved.values[:t + 1], base.values[:t + 1])
     np.testing.assert_array_equal(moved.valid[:t + 1], base.valid[:t + 1])
     assert not np.array_equal(moved.values[t + 1:], base.values[t + 1:])

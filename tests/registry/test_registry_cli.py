@@ -6,9 +6,10 @@ import pytest
 from _registry_models import evaluate_on, make_artifacts, market
 from typer.testing import CliRunner
 
+from sacfolio.cli.registry import make_registry_app, registry_app
 from sacfolio.exceptions import ModelNotFoundError, RegistryError
 from sacfolio.registry import GateWindow, Registry
-from sacfolio.registry.cli import GateSetup, make_registry_app, registry_app
+from sacfolio.registry.gate import GateSetup
 
 WIDE = {"COLUMNS": "200"}
 

@@ -45,7 +45,7 @@ class ServerProcess:
             env["SACFOLIO_API_TOKEN"] = self.token
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "sacfolio.serve", "--host", "127.0.0.1", "--port", str(self.port),
+                [sys.executable, "-m", "sacfolio.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port),
                  "--config", str(self.config_path), "--log-level", "warning"],
                 stdout=log, stderr=subprocess.STDOUT, env=env, cwd=self.root)
         deadline = time.monotonic() + STARTUP_SECONDS

@@ -32,10 +32,11 @@ def trained_home(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """A registry with one small promoted sac_price model (300 steps on the embedded sample),
     with the training health monitor's summary in its metadata."""
     from sacfolio.data import load_sp500_sample
+    from sacfolio.diagnostics.findings import HealthConfig
     from sacfolio.registry import Registry
-    from sacfolio.registry.sac_model import to_artifacts
-    from sacfolio.train.health import HealthConfig, HealthMonitor
-    from sacfolio.train.pipeline import train_model
+    from sacfolio.workflows.artifacts import to_artifacts
+    from sacfolio.train.callbacks.health import HealthMonitor
+    from sacfolio.train.portfolio import train_model
 
     home = tmp_path_factory.mktemp("trained") / "models"
     panel = load_sp500_sample()

@@ -127,7 +127,7 @@ def test_inference_serves_the_trained_version(trained_server):
         decision = c.post("/decision/sac_price", json={"as_of": "2020-03-20"}).json()
         assert decision["weights"] == friday["weights"]
         # The trained model has aux heads (on by default): 1- and 4-week predictions per symbol,
-        # finite, within +-1, not all zero (seed 003's failure), and changing with the state.
+        # finite, within +-1, not all zero (heads that never trained), and changing with the state.
         aux = decision["aux"]
         assert set(aux) == {"1w", "4w"} and set(aux["1w"]) == set(SYMBOLS)
         values = [v for h in aux.values() for v in h.values()]

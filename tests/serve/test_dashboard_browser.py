@@ -31,7 +31,8 @@ def evaluation_dir(tmp_path_factory) -> Path:
     """A real walk-forward evaluation (2 small folds) written like `sacfolio evaluate` does."""
     from sacfolio.data import load_sp500_sample
     from sacfolio.evaluate.report import write_report
-    from sacfolio.evaluate.walkforward import WalkForwardConfig, run_walk_forward
+    from sacfolio.evaluate.walkforward import WalkForwardConfig
+    from sacfolio.workflows.walkforward import run_walk_forward
 
     out = tmp_path_factory.mktemp("runs") / "evaluate"
     result, _ = run_walk_forward(load_sp500_sample(), progress=False, config=WalkForwardConfig(

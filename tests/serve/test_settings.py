@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from sacfolio.exceptions import ConfigError
-from sacfolio.serve.command import check_bind
+from sacfolio.serve.bind import check_bind
 from sacfolio.serve.settings import ServeSettings, load_settings
 
 
@@ -58,7 +58,7 @@ def test_non_loopback_needs_a_token_or_insecure():
 
 def test_serve_command_refuses_to_start_open_to_the_network(tmp_path):
     env = {"PATH": "/usr/bin:/bin", "SACFOLIO_HOME": str(tmp_path)}
-    done = subprocess.run([sys.executable, "-m", "sacfolio.serve", "--host", "0.0.0.0", "--port", "9"],
+    done = subprocess.run([sys.executable, "-m", "sacfolio.cli", "serve", "--host", "0.0.0.0", "--port", "9"],
                           capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 2
     assert "refusing to listen on 0.0.0.0 without an API token" in done.stderr

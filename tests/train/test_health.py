@@ -1,4 +1,6 @@
-"""Training health guard: seed 004 (explosion, zeroed biases) and seed 003 (untrained heads)."""
+"""Training health monitor: exploding weights and zeroed biases from a far too large
+learning rate, auxiliary heads that never train because their loss is disabled,
+and the warn / stop / repair policies."""
 
 from __future__ import annotations
 
@@ -9,12 +11,13 @@ import pytest
 import torch
 from torch import nn
 
-from sacfolio.exceptions import ConfigError, TrainingHealthError
-from sacfolio.inspect import inspect_checkpoint, repair_checkpoint
-from sacfolio.train.callbacks import Callback, Learner
-from sacfolio.train.health import (HealthConfig, HealthMonitor, HealthReport, layer_stats,
-                                   tensor_stat)
-from sacfolio.train.safety import clip_grad_norm
+from sacfolio.diagnostics.checkpoint import inspect_checkpoint
+from sacfolio.diagnostics.findings import HealthConfig, HealthReport
+from sacfolio.diagnostics.repair import repair_checkpoint
+from sacfolio.exceptions import TrainingHealthError
+from sacfolio.agents.learner import Learner
+from sacfolio.train.callbacks import Callback
+from sacfolio.train.callbacks.health import HealthMonitor
 
 
 class TinyLearner:
@@ -52,7 +55,8 @@ def _price_regression(seed: int, *, lr: float, clip: bool, monitor: Callback, up
             opt.zero_grad()
             loss.backward()
             if clip:
-                clip_grad_norm(net.parameters(), 1.0)
+                nn.utils.clip_grad_norm_(list(net.parameters()), 1.0, error_if_nonfinite=False,
+                                         foreach=True)
             opt.step()
             done = update
             if not monitor.on_update(learner, update, {"losses/critic": loss.detach()}):
@@ -62,27 +66,7 @@ def _price_regression(seed: int, *, lr: float, clip: bool, monitor: Callback, up
     return done
 
 
-# ------------------------------------------------------------------ statistics
-def test_layer_stats_counts_zeros_and_skips_zero_by_design_parameters() -> None:
-    torch.manual_seed(0)
-    model = nn.Sequential(nn.Embedding(5, 4, padding_idx=0), nn.Linear(4, 4), nn.LayerNorm(4),
-                          nn.MultiheadAttention(4, 2))
-    with torch.no_grad():
-        model[1].bias[:3] = 0.0  # 3 of 4 zero
-    stats = {s.name: s for s in layer_stats(model)}
-    assert stats["1.bias"].zero_fraction == pytest.approx(0.75)
-    assert stats["1.weight"].zero_fraction == 0.0
-    # LayerNorm bias and attention biases are zero at init, not flagged as zeros
-    assert stats["2.bias"].zero_fraction == 0.0 and stats["2.bias"].zero_at_init == 4
-    assert stats["3.in_proj_bias"].zero_fraction == 0.0
-    assert stats["3.out_proj.bias"].zero_fraction == 0.0
-    # the padding row (4 values) is excluded, the rest of the embedding is counted
-    assert stats["0.weight"].zero_at_init == 4 and stats["0.weight"].zero_fraction == 0.0
-    with torch.no_grad():
-        model[0].weight[1] = 0.0
-    assert layer_stats(model)[0].zero_fraction == pytest.approx(4 / 16)
-
-
+# ------------------------------------------------------------------ zero by design
 def test_free_scalar_at_zero_is_not_dead_but_a_one_unit_bias_is() -> None:
     holder = nn.Module()
     holder.log_alpha = nn.Parameter(torch.zeros(()))  # alpha = 1 at init
@@ -96,26 +80,8 @@ def test_free_scalar_at_zero_is_not_dead_but_a_one_unit_bias_is() -> None:
     assert [(f.tensor, f.kind) for f in report.findings] == [("critic.value.bias", "dead")]
 
 
-def test_tensor_stat_reports_nonfinite_change_and_gradients() -> None:
-    ref = torch.tensor([1.0, 2.0, 2.0])
-    t = torch.tensor([1.0, float("nan"), float("inf")])
-    s = tensor_stat("w", t, reference=ref, grad=torch.tensor([3.0, 4.0, 0.0]))
-    assert s.nonfinite == 2 and s.grad_norm == pytest.approx(5.0) and s.unchanged is False
-    same = tensor_stat("w", ref.clone(), reference=ref)
-    assert same.unchanged is True and same.rel_change == 0.0 and same.grad_norm is None
-
-
-def test_config_is_validated() -> None:
-    with pytest.raises(ConfigError, match="zero_warn"):
-        HealthConfig(zero_warn=0.4, zero_critical=0.3)
-    with pytest.raises(ConfigError, match="policy"):
-        HealthConfig(policy="ignore")  # type: ignore[arg-type]
-    with pytest.raises(ConfigError, match="every"):
-        HealthConfig(every=0)
-
-
-# ------------------------------------------------------------------ seed 004
-def test_seed004_lr_5e3_without_clipping_is_stopped_within_bounded_updates(tmp_path: Path) -> None:
+# ------------------------------------------------- exploding weights (lr 5e-3, no clipping)
+def test_lr_5e3_without_clipping_is_stopped_within_bounded_updates(tmp_path: Path) -> None:
     for seed in range(3):
         monitor = HealthMonitor(HealthConfig(), diagnostic_dir=tmp_path / f"diag{seed}")
         with pytest.raises(TrainingHealthError, match="nonfinite_loss") as err:
@@ -130,7 +96,7 @@ def test_seed004_lr_5e3_without_clipping_is_stopped_within_bounded_updates(tmp_p
         assert saved["status"] == "critical" and saved["update"] == stopped_at
 
 
-def test_seed004_diagnostic_checkpoint_repairs_to_clean(tmp_path: Path) -> None:
+def test_diagnostic_checkpoint_of_an_exploded_run_repairs_to_clean(tmp_path: Path) -> None:
     monitor = HealthMonitor(HealthConfig(), diagnostic_dir=tmp_path)
     with pytest.raises(TrainingHealthError):
         _price_regression(0, lr=5e-3, clip=False, monitor=monitor, updates=1000)
@@ -165,7 +131,7 @@ def test_nonfinite_loss_is_checked_immediately_between_intervals() -> None:
     assert [(f.tensor, f.kind) for f in report.findings] == [("losses/actor", "nonfinite_loss")]
 
 
-# ------------------------------------------------------------------ seed 003
+# ------------------------------------------------- untrained heads (aux loss disabled)
 class TwoHeadNet(nn.Module):
     def __init__(self) -> None:
         super().__init__()
@@ -189,7 +155,7 @@ def _train_two_heads(aux_coef: float | None, monitor: HealthMonitor, updates: in
         x = torch.randn(32, 6, generator=g)
         policy_out, aux_out = net(x)
         loss = (policy_out - x[:, :3]).square().mean()
-        if aux_coef is not None:  # seed 003 trained with enable_auxiliary_losses=False
+        if aux_coef is not None:  # None: the aux loss is disabled altogether
             loss = loss + aux_coef * (aux_out - x[:, 3:5]).square().mean()
         opt.zero_grad()
         loss.backward()
@@ -198,7 +164,7 @@ def _train_two_heads(aux_coef: float | None, monitor: HealthMonitor, updates: in
 
 
 @pytest.mark.parametrize("aux_coef", [None, 0.0])
-def test_seed003_disabled_aux_loss_is_flagged_never_changed(aux_coef: float | None) -> None:
+def test_disabled_aux_loss_is_flagged_never_changed(aux_coef: float | None) -> None:
     monitor = HealthMonitor(HealthConfig(every=25, never_changed_after=50, policy="warn"))
     _train_two_heads(aux_coef, monitor, 100)
     early, *later = monitor.reports
@@ -207,13 +173,13 @@ def test_seed003_disabled_aux_loss_is_flagged_never_changed(aux_coef: float | No
     assert never == {"actor.aux.weight", "actor.aux.bias"}
 
 
-def test_seed003_enabled_aux_loss_is_not_flagged() -> None:
+def test_enabled_aux_loss_is_not_flagged() -> None:
     monitor = HealthMonitor(HealthConfig(every=25, never_changed_after=50))
     _train_two_heads(0.01, monitor, 100)
     assert all(r.status == "ok" for r in monitor.reports)
 
 
-def test_seed003_stop_policy_names_the_untrained_head(tmp_path: Path) -> None:
+def test_stop_policy_names_the_untrained_head(tmp_path: Path) -> None:
     monitor = HealthMonitor(HealthConfig(every=25, never_changed_after=50),
                             diagnostic_dir=tmp_path)
     with pytest.raises(TrainingHealthError, match=r"never_changed in actor\.aux\.weight"):
@@ -252,7 +218,7 @@ def _recurrent_run(seed: int, corrupt_at: int, updates: int, monitor: HealthMoni
         opt.zero_grad()
         loss.backward()
         opt.step()
-        if update == corrupt_at:  # what seed 004 found in its checkpoint: biases at exactly 0
+        if update == corrupt_at:  # what an exploded run leaves: biases at exactly 0
             with torch.no_grad():
                 for p in (net.lstm.bias_ih_l0, net.lstm.bias_hh_l0, net.gru.bias_ih_l0,
                           net.head.bias):
@@ -266,7 +232,7 @@ def _recurrent_run(seed: int, corrupt_at: int, updates: int, monitor: HealthMoni
     return net, opt, seen
 
 
-def test_repair_policy_reinitializes_zeroed_biases_by_seed004_rules(tmp_path: Path) -> None:
+def test_repair_policy_reinitializes_zeroed_biases_by_layer_kind(tmp_path: Path) -> None:
     cfg = HealthConfig(every=10, never_changed_after=10, policy="repair", seed=7)
     monitor = HealthMonitor(cfg)
     net, opt, seen = _recurrent_run(0, corrupt_at=20, updates=40, monitor=monitor)

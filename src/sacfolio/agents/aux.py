@@ -1,6 +1,6 @@
 """Auxiliary return heads: predict each stock's future return from the actor's features.
 
-Seed 003's agent had such heads but trained them with their loss switched off, so
+An earlier agent had such heads but trained them with their loss switched off, so
 they kept their initial weights and the service answered zeros for weeks. Here the
 heads sit on the actor's hidden features (one ``Linear`` per horizon, so a horizon
 whose coefficient is 0 gets no gradient at all and the health monitor names it as
@@ -31,7 +31,7 @@ from torch import nn
 
 from sacfolio.exceptions import ConfigError
 
-__all__ = ["AuxReturnHeads", "aux_losses", "forward_returns", "validate_aux"]
+__all__ = ["AuxObjective", "AuxReturnHeads", "aux_losses", "aux_shape_of", "forward_returns", "validate_aux"]
 
 
 class AuxReturnHeads(nn.Module):
@@ -163,9 +163,79 @@ def aux_losses(pred: torch.Tensor, target: torch.Tensor, coefs: torch.Tensor, ho
     return terms, weight.numel() - count.sum()
 
 
+def aux_shape_of(config: object, act_dim: int, n_assets: int | None = None) -> tuple[int, int] | None:
+    """(H, N) of the aux heads a config asks for, or None without aux heads.
+
+    ``N`` is ``n_assets`` or, by default, ``act_dim - 1`` (the env's stocks; CASH last).
+    """
+    if not getattr(config, "aux", False):
+        return None
+    n = int(act_dim) - 1 if n_assets is None else int(n_assets)
+    if n < 1:
+        raise ConfigError(f"aux heads need at least one asset; act_dim={act_dim}, n_assets={n_assets}.")
+    return len(config.aux_horizons), n  # type: ignore[attr-defined]
+
+
+class AuxObjective:
+    """The aux loss a learner adds: the heads whose coefficient is > 0, and their masked MSE.
+
+    A head with a zero coefficient gets no loss at all, hence no gradient (the health
+    monitor then reports it as never changed).
+
+    Parameters
+    ----------
+    config : SACConfig or PPOConfig
+        Its ``aux_*`` fields.
+    aux_shape : tuple of int (H, N) or None
+        The actor's aux heads; None: nothing to train.
+    """
+
+    def __init__(self, config: object, aux_shape: tuple[int, int] | None) -> None:
+        coefs = config.aux_coefs() if aux_shape is not None else ()  # type: ignore[attr-defined]
+        self.heads = [k for k, c in enumerate(coefs) if c > 0]
+        self.coefs = torch.tensor([coefs[k] for k in self.heads])
+        self.horizons = [config.aux_horizons[k] for k in self.heads]  # type: ignore[attr-defined]
+        self.index = None if len(self.heads) == len(coefs) else torch.tensor(self.heads, dtype=torch.long)
+        self.clip = float(config.aux_clip)  # type: ignore[attr-defined]
+        self.shared_trunk = bool(config.aux_shared_trunk)  # type: ignore[attr-defined]
+
+    def __bool__(self) -> bool:
+        """True when at least one head is trained."""
+        return bool(self.heads)
+
+    def losses(self, heads: AuxReturnHeads, features: torch.Tensor, targets: torch.Tensor | None,
+               missing: str) -> dict[str, torch.Tensor]:
+        """``losses/aux``, ``charts/aux_mse_h{h}`` and ``charts/aux_masked_targets`` of one batch.
+
+        Parameters
+        ----------
+        heads : AuxReturnHeads
+            The actor's heads.
+        features : Tensor, shape (B, hidden)
+            The actor's trunk features of the batch; detached here unless ``aux_shared_trunk``.
+        targets : Tensor, shape (B, H, N), or None
+            Realized returns of every horizon.
+        missing : str
+            The error message when ``targets`` is None.
+
+        Raises
+        ------
+        ConfigError
+            ``missing``, when the batch has no targets.
+        """
+        if targets is None:
+            raise ConfigError(missing)
+        if self.index is not None:
+            targets = targets[:, self.index]
+        pred = heads(features if self.shared_trunk else features.detach(), self.heads)
+        terms, masked = aux_losses(pred, targets, self.coefs, self.horizons, self.clip)
+        terms["charts/aux_masked_targets"] = masked
+        return terms
+
+
 def validate_aux(predict: Callable[[np.ndarray], np.ndarray], obs_batch: np.ndarray, *,
                  min_mean_abs: float = 1e-3, bound: float = 1.0, min_std: float = 1e-6) -> list[str]:
-    """Problems that make a model's aux predictions unfit to serve (seed 003's criteria).
+    """Problems that make a model's aux predictions unfit to serve (zero, non-finite, out of bounds or constant).
 
     Parameters
     ----------
@@ -174,7 +244,7 @@ def validate_aux(predict: Callable[[np.ndarray], np.ndarray], obs_batch: np.ndar
     obs_batch : ndarray, shape (B, obs_dim), B >= 2
         Distinct states, e.g. the observations of an evaluation window.
     min_mean_abs : float
-        Mean ``|p|`` below this is "zero" (seed 003: at least +-0.1 %).
+        Mean ``|p|`` below this is "zero" (a served forecast must be at least +-0.1 %).
     bound : float
         Predictions must lie in ``[-bound, bound]`` (+-100 %).
     min_std : float

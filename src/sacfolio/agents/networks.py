@@ -1,4 +1,7 @@
-"""Policy and value networks of SAC: a tanh-squashed Gaussian actor and a batched twin critic.
+"""The policy network of both learners, a tanh-squashed Gaussian actor, and its densities.
+
+The critics (SAC's twin Q-network, PPO's value network) are in
+:mod:`sacfolio.agents.critics`.
 
 Equation numbers refer to Haarnoja et al., "Soft Actor-Critic Algorithms and
 Applications" (2018), arXiv:1812.05905.
@@ -7,7 +10,7 @@ Applications" (2018), arXiv:1812.05905.
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping, Sequence
+from typing import Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -16,10 +19,28 @@ from torch import nn
 from sacfolio.agents.aux import AuxReturnHeads
 from sacfolio.exceptions import ConfigError
 
-__all__ = ["GaussianActor", "TwinCritic", "squashed_gaussian_log_prob"]
+__all__ = ["GaussianActor", "gaussian_entropy", "gaussian_log_prob", "linear_init_", "load_module_states",
+           "relu_layers", "squashed_gaussian_log_prob", "standard_log_density"]
 
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 _LOG_2 = math.log(2.0)
+_ENTROPY_CONST = 0.5 + _LOG_SQRT_2PI  # entropy of N(0, 1) per dimension
+
+
+def standard_log_density(noise: torch.Tensor, log_std: torch.Tensor) -> torch.Tensor:
+    """Per-dimension Gaussian log-density of ``mean + exp(log_std) * noise``, not summed."""
+    return -0.5 * noise.square() - log_std - _LOG_SQRT_2PI
+
+
+def gaussian_log_prob(u: torch.Tensor, mean: torch.Tensor, log_std: torch.Tensor) -> torch.Tensor:
+    """Diagonal Gaussian log-density of ``u`` (B, A), summed over A -> (B,)."""
+    z = (u - mean) * torch.exp(-log_std)
+    return standard_log_density(z, log_std).sum(-1)
+
+
+def gaussian_entropy(log_std: torch.Tensor) -> torch.Tensor:
+    """Entropy of a diagonal Gaussian with ``log_std`` (B, A), summed over A -> (B,)."""
+    return (log_std + _ENTROPY_CONST).sum(-1)
 
 
 def squashed_gaussian_log_prob(noise: torch.Tensor, log_std: torch.Tensor,
@@ -43,18 +64,31 @@ def squashed_gaussian_log_prob(noise: torch.Tensor, log_std: torch.Tensor,
     Tensor, shape (B,)
         Log-probability of the squashed action.
     """
-    gaussian = -0.5 * noise.square() - log_std - _LOG_SQRT_2PI
+    gaussian = standard_log_density(noise, log_std)
     log_det = 2.0 * (_LOG_2 - pre_tanh - F.softplus(-2.0 * pre_tanh))
     return (gaussian - log_det).sum(-1)
 
 
-def _linear_init_(weight: torch.Tensor, bias: torch.Tensor, fan_in: int,
-                  generator: torch.Generator | None) -> None:
-    """``nn.Linear``'s default init, U(-1/sqrt(fan_in), 1/sqrt(fan_in)), from ``generator``."""
+def linear_init_(weight: torch.Tensor, bias: torch.Tensor, fan_in: int,
+                 generator: torch.Generator | None) -> None:
+    """``nn.Linear``'s default init, U(-1/sqrt(fan_in), 1/sqrt(fan_in)), from ``generator``.
+
+    Weight first, then bias: the order of the draws is part of a seed's meaning.
+    """
     bound = 1.0 / math.sqrt(fan_in)
     with torch.no_grad():
         weight.uniform_(-bound, bound, generator=generator)
         bias.uniform_(-bound, bound, generator=generator)
+
+
+def relu_layers(in_features: int, hidden_sizes: Sequence[int]) -> tuple[list[nn.Module], int]:
+    """``[Linear, ReLU]`` per hidden width, in order, and the width of the last layer."""
+    layers: list[nn.Module] = []
+    width = int(in_features)
+    for h in hidden_sizes:
+        layers += [nn.Linear(width, h), nn.ReLU()]
+        width = h
+    return layers, width
 
 
 class GaussianActor(nn.Module):
@@ -65,7 +99,7 @@ class GaussianActor(nn.Module):
     obs_dim, act_dim : int
         Observation and action sizes.
     hidden_sizes : sequence of int
-        Hidden widths of the shared trunk (seed 001: 64, 64), ReLU activations.
+        Hidden widths of the shared trunk (default 64, 64), ReLU activations.
     log_std_min, log_std_max : float
         Clamp of the log standard deviation head.
     generator : torch.Generator, optional
@@ -87,16 +121,12 @@ class GaussianActor(nn.Module):
         super().__init__()
         self.obs_dim, self.act_dim = int(obs_dim), int(act_dim)
         self.log_std_min, self.log_std_max = float(log_std_min), float(log_std_max)
-        layers: list[nn.Module] = []
-        width = self.obs_dim
-        for h in hidden_sizes:
-            layers += [nn.Linear(width, h), nn.ReLU()]
-            width = h
+        layers, width = relu_layers(self.obs_dim, hidden_sizes)
         self.trunk = nn.Sequential(*layers)
         self.mean_head = nn.Linear(width, self.act_dim)
         self.log_std_head = nn.Linear(width, self.act_dim)
         for layer in self.linears():
-            _linear_init_(layer.weight, layer.bias, layer.in_features, generator)
+            linear_init_(layer.weight, layer.bias, layer.in_features, generator)
         self.aux: AuxReturnHeads | None = None
         if aux_shape is not None:
             self.aux = AuxReturnHeads(width, aux_shape[0], aux_shape[1], clip=aux_clip, generator=generator)
@@ -208,114 +238,6 @@ class GaussianActor(nn.Module):
         return self.aux(self.trunk(obs))
 
 
-class TwinCritic(nn.Module):
-    """Two soft Q-networks ``(obs, action) -> 64 -> 64 -> 1`` evaluated as one batched MLP.
-
-    The weights of both critics are stacked along a leading axis of size 2, so one
-    ``baddbmm`` per layer computes Q1 and Q2 together. Parameters are therefore named
-    ``weight{l}`` with shape (2, in, out) — input-major, which makes the batched
-    backward about 2.5x faster on CPU than ``nn.Linear``'s (out, in) — and ``bias{l}``
-    with shape (2, 1, out).
-    The state dict, however, holds each critic on its own in ``nn.Sequential(Linear,
-    ReLU, ...)`` layout — ``q1.0.weight`` (out, in), ``q1.0.bias`` (out,), ``q1.2.weight``,
-    ..., ``q2.4.bias`` — so saved files read like two separate critics and can be loaded
-    into plain ``nn.Linear`` stacks.
-
-    Parameters
-    ----------
-    obs_dim, act_dim : int
-    hidden_sizes : sequence of int
-        Hidden widths of each critic, ReLU activations.
-    generator : torch.Generator, optional
-        Source of the initial weights (Q1 drawn before Q2, layer by layer).
-    """
-
-    n_critics = 2
-
-    def __init__(self, obs_dim: int, act_dim: int, hidden_sizes: Sequence[int] = (64, 64), *,
-                 generator: torch.Generator | None = None) -> None:
-        super().__init__()
-        self.obs_dim, self.act_dim = int(obs_dim), int(act_dim)
-        widths = [self.obs_dim + self.act_dim, *map(int, hidden_sizes), 1]
-        self.n_layers = len(widths) - 1
-        for layer, (fan_in, fan_out) in enumerate(zip(widths[:-1], widths[1:])):
-            weight = torch.empty(self.n_critics, fan_out, fan_in)
-            bias = torch.empty(self.n_critics, 1, fan_out)
-            for i in range(self.n_critics):
-                _linear_init_(weight[i], bias[i], fan_in, generator)
-            weight = weight.transpose(1, 2).contiguous()
-            self.register_parameter(f"weight{layer}", nn.Parameter(weight))
-            self.register_parameter(f"bias{layer}", nn.Parameter(bias))
-
-    def layer_params(self) -> list[tuple[nn.Parameter, nn.Parameter]]:
-        """(weight (2, in, out), bias (2, 1, out)) per layer, input layer first."""
-        return [(getattr(self, f"weight{l}"), getattr(self, f"bias{l}")) for l in range(self.n_layers)]
-
-    def forward(self, obs: torch.Tensor, action: torch.Tensor, *,
-                detach_params: bool = False) -> torch.Tensor:
-        """Q1 and Q2 of a batch of state-action pairs.
-
-        Parameters
-        ----------
-        obs : Tensor, shape (B, obs_dim)
-        action : Tensor, shape (B, act_dim)
-        detach_params : bool
-            Use the weights as constants: gradients then flow to ``action`` only
-            (what the actor loss needs), none reach the critic's parameters.
-
-        Returns
-        -------
-        Tensor, shape (2, B)
-            Row 0 is Q1, row 1 is Q2.
-        """
-        x = torch.cat((obs, action), dim=-1).expand(self.n_critics, -1, -1)
-        last = self.n_layers - 1
-        for layer, (weight, bias) in enumerate(self.layer_params()):
-            if detach_params:
-                weight, bias = weight.detach(), bias.detach()
-            x = torch.baddbmm(bias, x, weight)
-            if layer < last:
-                x = torch.relu(x)
-        return x.squeeze(-1)
-
-    # --------------------------------------------------------- state dict layout
-    def _per_critic_key(self, prefix: str, critic: int, layer: int, kind: str) -> str:
-        return f"{prefix}q{critic + 1}.{2 * layer}.{kind}"
-
-    def _save_to_state_dict(self, destination: dict[str, Any], prefix: str, keep_vars: bool) -> None:
-        for layer, (weight, bias) in enumerate(self.layer_params()):
-            for i in range(self.n_critics):
-                w, b = weight[i].T, bias[i, 0]
-                if not keep_vars:
-                    w, b = w.detach().contiguous(), b.detach().clone()
-                destination[self._per_critic_key(prefix, i, layer, "weight")] = w
-                destination[self._per_critic_key(prefix, i, layer, "bias")] = b
-
-    def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str, local_metadata: Any,
-                              strict: bool, missing_keys: list[str], unexpected_keys: list[str],
-                              error_msgs: list[str]) -> None:
-        expected: set[str] = set()
-        for layer, (weight, bias) in enumerate(self.layer_params()):
-            for kind, param, shape in (("weight", weight, weight.shape[1:][::-1]),
-                                       ("bias", bias, bias.shape[2:])):
-                for i in range(self.n_critics):
-                    key = self._per_critic_key(prefix, i, layer, kind)
-                    expected.add(key)
-                    if key not in state_dict:
-                        missing_keys.append(key)
-                        continue
-                    value = state_dict[key]
-                    if tuple(value.shape) != tuple(shape):
-                        error_msgs.append(f"size mismatch for {key}: expected {tuple(shape)}, "
-                                          f"got {tuple(value.shape)}")
-                        continue
-                    with torch.no_grad():
-                        target = param[i].T if kind == "weight" else param[i, 0]
-                        target.copy_(value)
-        if strict:
-            unexpected_keys.extend(k for k in state_dict if k.startswith(prefix) and k not in expected)
-
-
 def load_module_states(modules: Mapping[str, nn.Module], state: Mapping[str, Mapping[str, torch.Tensor]],
                        *, expected: Sequence[str], shapes: str) -> None:
     """Load ``state[file]`` into ``modules[file]`` for every file, with errors a user can act on.
@@ -344,4 +266,3 @@ def load_module_states(modules: Mapping[str, nn.Module], state: Mapping[str, Map
             module.load_state_dict(state[name])
     except RuntimeError as exc:
         raise ConfigError(f"saved weights do not fit {shapes}: {exc}") from exc
-

@@ -1,7 +1,7 @@
 """A numpy copy of the deterministic policy, for backtests and serving.
 
 A 64x64 actor costs ~31 µs per call as a torch module and ~6 µs as numpy
-matmuls (DESIGN §4); backtests and the API only need ``tanh(mean(obs))``.
+matmuls; backtests and the API only need ``tanh(mean(obs))``.
 """
 
 from __future__ import annotations

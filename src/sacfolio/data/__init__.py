@@ -1,7 +1,8 @@
-"""Market data: the validated, point-in-time :class:`MarketPanel` and its loaders."""
+"""Market data: the validated, point-in-time :class:`MarketPanel` and its sources."""
 
-from sacfolio.data.loaders import DataSummary, describe, load_prices, load_sp500_sample, load_yfinance
 from sacfolio.data.panel import FIELDS, MarketPanel
+from sacfolio.data.sources import load_prices, load_sp500_sample, load_yfinance
+from sacfolio.data.summary import DataSummary, describe
 from sacfolio.data.synthetic import drift_market
 
 __all__ = [

@@ -9,9 +9,11 @@ import pandas as pd
 
 from sacfolio.exceptions import DataError
 
-__all__ = ["MarketPanel", "FIELDS"]
+__all__ = ["EXTRA_FIELDS", "FIELDS", "MarketPanel"]
 
 FIELDS = ("open", "high", "low", "close", "volume")
+EXTRA_FIELDS = tuple(f for f in FIELDS if f != "close")
+"""The optional fields beside ``close``, in :data:`FIELDS` order: open, high, low, volume."""
 
 
 @dataclass(frozen=True, eq=False)

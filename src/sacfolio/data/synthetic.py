@@ -4,7 +4,7 @@
 weekly log return is a constant drift plus Gaussian noise, so the best allocation is
 known in advance (hold the assets that drift up, avoid those that drift down).
 
-:func:`factor_market` is the market of seed 001's state: a one-factor market whose
+:func:`factor_market` is the market of the signal + forecast state: a one-factor market whose
 idiosyncratic returns are predictable, by a tunable amount, from news sentiment, from a
 quarterly fundamental and from their own past (autocorrelation). It writes the news
 items (JSONL) and Alpha Vantage-shaped fundamentals to disk so the real loaders read

@@ -1,31 +1,28 @@
-"""Configuration of the portfolio environment: constraints, costs, action scale, episodes."""
+"""Configuration of the portfolio environment: the portfolio rules, action scale, episodes."""
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any, Mapping
 
+from sacfolio.broker.rules import PortfolioRules
 from sacfolio.exceptions import ConfigError
 
 __all__ = ["EnvConfig"]
 
+_RULE_KEYS = ("cash_floor", "max_weight", "cost_bps")
+
 
 @dataclass(frozen=True, kw_only=True)
 class EnvConfig:
-    """Constraints, costs and episode settings of :class:`~sacfolio.env.gym_env.PortfolioEnv`.
+    """Rules, action scale and episode settings of :class:`~sacfolio.env.gym_env.PortfolioEnv`.
 
     Attributes
     ----------
-    cash_floor : float
-        Minimum CASH weight, in [0, 1). CASH has no upper cap, so the feasible set
-        {w >= 0, sum w = 1, w_cash >= cash_floor, w_stock <= max_weight} is never
-        empty, whatever the number of available symbols.
-    max_weight : float
-        Maximum weight of each stock, in (0, 1]. Unavailable symbols get a cap of 0.
-    cost_bps : float
-        Transaction cost in basis points of traded value: each decision costs
-        ``cost_bps * 1e-4 * turnover`` of portfolio value, where turnover is
-        ``sum over stocks |w_target - w_drifted|``.
+    rules : PortfolioRules
+        Cash floor, position cap and transaction cost (the broker's; defaults 2%,
+        20%, 10 bps).
     logit_scale : float
         Actions in [-1, 1] are multiplied by this to give softmax logits. With a scale
         of 1 a softmax over 21 assets can never put less than ~0.7% (e^-1 / (e^-1 + 20 e))
@@ -38,39 +35,45 @@ class EnvConfig:
         length inside the training span.
     """
 
-    cash_floor: float = 0.02
-    max_weight: float = 0.20
-    cost_bps: float = 10.0
+    rules: PortfolioRules = field(default_factory=PortfolioRules)
     logit_scale: float = 5.0
     episode_length: int = 52
 
     def __post_init__(self) -> None:
-        def finite(name: str) -> float:
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-                raise ConfigError(f"EnvConfig.{name}={value!r} must be a finite number.")
-            return float(value)
-
-        cash_floor = finite("cash_floor")
-        if not 0.0 <= cash_floor < 1.0:
-            raise ConfigError(f"EnvConfig.cash_floor={cash_floor} must be in [0, 1) (e.g. 0.02 for 2% cash).")
-        max_weight = finite("max_weight")
-        if not 0.0 < max_weight <= 1.0:
-            raise ConfigError(f"EnvConfig.max_weight={max_weight} must be in (0, 1] (e.g. 0.20 for 20% per stock).")
-        cost_bps = finite("cost_bps")
-        if not 0.0 <= cost_bps < 5_000.0:  # turnover <= 2, so the cost stays below 100% of value
-            raise ConfigError(f"EnvConfig.cost_bps={cost_bps} must be in [0, 5000) basis points (10 = 0.1%).")
-        logit_scale = finite("logit_scale")
-        if not 0.0 < logit_scale <= 50.0:
-            raise ConfigError(f"EnvConfig.logit_scale={logit_scale} must be in (0, 50].")
+        if not isinstance(self.rules, PortfolioRules):
+            raise ConfigError(f"EnvConfig.rules={self.rules!r} must be a PortfolioRules.")
+        scale = self.logit_scale
+        if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not math.isfinite(scale):
+            raise ConfigError(f"EnvConfig.logit_scale={scale!r} must be a finite number.")
+        if not 0.0 < scale <= 50.0:
+            raise ConfigError(f"EnvConfig.logit_scale={float(scale)} must be in (0, 50].")
         length = self.episode_length
         if isinstance(length, bool) or not isinstance(length, int) or length < 1:
             raise ConfigError(f"EnvConfig.episode_length={length!r} must be a positive integer number of weeks.")
-        for name, value in (("cash_floor", cash_floor), ("max_weight", max_weight),
-                            ("cost_bps", cost_bps), ("logit_scale", logit_scale)):
-            object.__setattr__(self, name, value)
+        object.__setattr__(self, "logit_scale", float(scale))
 
-    @property
-    def cost_rate(self) -> float:
-        """Cost per unit of turnover as a fraction of portfolio value (``cost_bps * 1e-4``)."""
-        return self.cost_bps * 1e-4
+    def to_dict(self) -> dict[str, Any]:
+        """``{"rules": {...}, "logit_scale": ..., "episode_length": ...}`` for config.json."""
+        return {"rules": self.rules.to_dict(), "logit_scale": self.logit_scale,
+                "episode_length": self.episode_length}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "EnvConfig":
+        """Inverse of :meth:`to_dict`; also reads the flat layout of older config.json files
+        (``cash_floor``, ``max_weight``, ``cost_bps`` beside ``logit_scale``).
+
+        Raises
+        ------
+        ConfigError
+            Unknown keys, or rules given both nested and flat.
+        """
+        data = dict(data)
+        flat = {k: data.pop(k) for k in _RULE_KEYS if k in data}
+        nested = data.pop("rules", None)
+        if flat and nested is not None:
+            raise ConfigError(f"env config gives the rules twice: 'rules' and {sorted(flat)}")
+        unknown = sorted(set(data) - {"logit_scale", "episode_length"})
+        if unknown:
+            raise ConfigError(f"unknown env config key(s) {unknown}; expected rules, logit_scale, episode_length")
+        rules = PortfolioRules.from_dict(flat if nested is None else nested)
+        return cls(rules=rules, **data)

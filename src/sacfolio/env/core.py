@@ -11,8 +11,10 @@ from typing import TypedDict
 
 import numpy as np
 
+from sacfolio.broker.costs import asset_growth, rebalance
+from sacfolio.broker.projection import FeasibleSet
+from sacfolio.env.actions import masked_softmax
 from sacfolio.env.config import EnvConfig
-from sacfolio.env.projection import _bounds_table, _masked_softmax, _project_box_simplex, weight_bounds
 from sacfolio.exceptions import DataError, EvaluationWindowError
 
 __all__ = ["PortfolioCore", "StepInfo"]
@@ -55,15 +57,18 @@ class PortfolioCore:
     available : ndarray bool, shape (T, N)
         Tradable stocks per row; unavailable stocks are forced to weight 0.
     config : EnvConfig
-        Constraints, costs and action scale.
+        Portfolio rules (constraints, costs) and action scale.
 
     Notes
     -----
     Observation at row t (float32, length ``obs_dim = N * F + N + 1``) is
-    ``features[t].ravel()`` followed by the current drifted weights incl. CASH.
-    A step at row t: project the target, pay ``cost = cost_rate * turnover``, earn
-    ``gross = sum(target * (1 + r[t + 1]))``; reward ``log((1 - cost) * gross)``;
-    weights drift to ``target * (1 + r[t + 1]) / gross``; ``t += 1``.
+    ``features[t].ravel()`` followed by the current drifted weights incl. CASH
+    (``F`` may be 0: a market-only core for strategies that need no state).
+    A step at row t: project the target (:class:`~sacfolio.broker.projection.FeasibleSet`),
+    then the broker's :func:`~sacfolio.broker.costs.rebalance`: pay
+    ``cost = cost_rate * turnover``, earn ``gross = sum(target * (1 + r[t + 1]))``;
+    reward ``log((1 - cost) * gross)``; weights drift to ``target * (1 + r[t + 1]) / gross``;
+    ``t += 1``.
     """
 
     def __init__(self, returns: np.ndarray, features: np.ndarray, available: np.ndarray,
@@ -99,17 +104,12 @@ class PortfolioCore:
         self.returns.flags.writeable = False  # (T, N) simple returns; the trainer's aux labels
         self._feat = np.ascontiguousarray(features.reshape(T, -1), dtype=np.float32)
         # per-row tables so a step only gathers rows: growth 1 + r with CASH growth 1,
-        # 0/1 softmax mask, projection bounds and their row sums
-        self._growth = np.ones((T, N + 1))
-        self._growth[:, :N] += returns
+        # 0/1 softmax mask, the feasible sets of the projection
+        self._growth = asset_growth(returns)
         self._open = np.ones((T, N + 1))
         self._open[:, :N] = available
-        self._lo, self._hi = weight_bounds(available, cash_floor=config.cash_floor,
-                                           max_weight=config.max_weight)
-        self._bounds, self._target = _bounds_table(self._lo, self._hi)
-        self._stock_ones = np.ones(N + 1)
-        self._stock_ones[-1] = 0.0
-        self._all_ones = np.ones(N + 1)
+        self._feasible = FeasibleSet(available, config.rules)
+        self._cost_rate = config.rules.cost_rate
         self._t = np.zeros(0, dtype=np.int64)
         self._stop = np.zeros(0, dtype=np.int64)
         self._w = np.zeros((0, N + 1))
@@ -223,8 +223,8 @@ class PortfolioCore:
         info : StepInfo
         """
         t = self._check_running()
-        soft = _masked_softmax(np.asarray(action, dtype=np.float64), self.config.logit_scale, self._open[t])
-        target = _project_box_simplex(soft, self._bounds[t], self._target[t])
+        soft = masked_softmax(np.asarray(action, dtype=np.float64), self.config.logit_scale, self._open[t])
+        target = self._feasible.project(soft, t)
         return self._advance(t, target)
 
     def step_weights(self, target: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, StepInfo]:
@@ -245,7 +245,7 @@ class PortfolioCore:
             raise ValueError(f"target weights must have shape {self._w.shape}, got {target.shape}")
         if not np.isfinite(target).all():
             raise ValueError("target weights must be finite")
-        target = _project_box_simplex(target, self._bounds[t], self._target[t])
+        target = self._feasible.project(target, t)
         return self._advance(t, target)
 
     def _check_running(self) -> np.ndarray:
@@ -255,19 +255,11 @@ class PortfolioCore:
         return t
 
     def _advance(self, t: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, StepInfo]:
-        diff = target - self._w
-        np.abs(diff, out=diff)
-        turnover = diff @ self._stock_ones  # row sums as matvecs: faster than .sum(axis=1)
-        cost = turnover * self.config.cost_rate
-        grown = target * self._growth[t + 1]
-        gross = grown @ self._all_ones
-        growth = 1.0 - cost
-        growth *= gross
-        reward = np.log(growth)
-        grown /= gross[:, None]
-        self._w = grown
+        fill = rebalance(target, self._w, self._growth[t + 1], self._cost_rate)
+        reward = np.log(fill.growth)
+        self._w = fill.drifted
         self._t = t + 1
         obs = self.observe()
-        info: StepInfo = {"turnover": turnover, "cost": cost, "net_return": growth - 1.0,
+        info: StepInfo = {"turnover": fill.turnover, "cost": fill.cost, "net_return": fill.growth - 1.0,
                           "weights": target, "t": t}
         return obs, reward, self._t == self._stop, info

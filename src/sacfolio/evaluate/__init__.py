@@ -1,24 +1,9 @@
-"""Walk-forward evaluation: folds, backtests, metrics, baselines, bootstrap and the report."""
+"""Walk-forward evaluation: folds, backtests, metrics, bootstrap and the report."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sacfolio.evaluate.baselines import (
-    BASELINES,
-    HRP,
-    BuyAndHold,
-    EqualWeight,
-    HindsightTop5,
-    InverseVolatility,
-    MaximumSharpe,
-    MinimumVariance,
-    RefitSchedule,
-    Strategy,
-    WeightConstraints,
-    cap_weights,
-    make_baselines,
-)
 from sacfolio.evaluate.bootstrap import Interval, block_indices, paired_block_bootstrap, verdict
 from sacfolio.evaluate.folds import parse_years, yearly_folds
 from sacfolio.evaluate.metrics import (
@@ -38,31 +23,18 @@ from sacfolio.evaluate.report import ReportPaths, print_summary, slice_since, wr
 from sacfolio.evaluate.results import BacktestResult, Fold, WalkForwardResult
 
 __all__ = [
-    "BASELINES",
     "CONVENTIONS",
-    "HRP",
     "PERIODS_PER_YEAR",
     "BacktestResult",
-    "BuyAndHold",
-    "EqualWeight",
     "Fold",
-    "HindsightTop5",
     "Interval",
-    "InverseVolatility",
-    "MaximumSharpe",
     "Metrics",
-    "MinimumVariance",
-    "RefitSchedule",
     "ReportPaths",
-    "Strategy",
     "WalkForwardResult",
-    "WeightConstraints",
     "annual_volatility",
     "block_indices",
     "cagr",
     "calmar",
-    "cap_weights",
-    "make_baselines",
     "max_drawdown",
     "metrics_table",
     "paired_block_bootstrap",

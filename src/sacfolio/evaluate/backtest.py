@@ -1,4 +1,9 @@
-"""Backtests: the portfolio env run with a fixed decision rule, through the training cost code."""
+"""Backtests: the portfolio env run with a fixed decision rule, through the training cost code.
+
+:func:`run_backtest` steps a :class:`PortfolioCore` (the agent's, with its features);
+:func:`backtest_strategy` runs a classical strategy over a panel alone, on a core
+with no features, through the same projection and cost code: no trained model needed.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +11,16 @@ from typing import Callable
 
 import numpy as np
 
+from sacfolio.broker.rules import PortfolioRules
+from sacfolio.data.panel import MarketPanel
+from sacfolio.env.actions import action_to_weights
 from sacfolio.env.config import EnvConfig
 from sacfolio.env.core import PortfolioCore
-from sacfolio.env.projection import action_to_weights
-from sacfolio.evaluate.results import BacktestResult
+from sacfolio.evaluate.results import BacktestResult, Fold
 from sacfolio.exceptions import EvaluationWindowError
+from sacfolio.strategies.base import Strategy
 
-__all__ = ["run_backtest", "policy_decider", "Decide"]
+__all__ = ["Decide", "backtest_strategy", "market_core", "policy_decider", "run_backtest"]
 
 Decide = Callable[[int, np.ndarray, np.ndarray], np.ndarray]
 """``decide(t, obs (obs_dim,), drifted (N + 1,)) -> target weights (N + 1,)``."""
@@ -108,3 +116,38 @@ def policy_decider(
         return action_to_weights(action, config, available[t])[0]
 
     return decide
+
+
+def market_core(panel: MarketPanel, rules: PortfolioRules) -> PortfolioCore:
+    """A core over ``panel``'s returns and availability with no features (F = 0).
+
+    Its observations are just the drifted weights: enough for strategies, which
+    decide from prices and weights, never from the agent's state.
+    """
+    features = np.zeros((panel.n_dates, panel.n_symbols, 0))
+    return PortfolioCore(panel.simple_returns(), features, panel.available, EnvConfig(rules=rules))
+
+
+def backtest_strategy(panel: MarketPanel, strategy: Strategy, fold: Fold, rules: PortfolioRules, *,
+                      name: str | None = None) -> BacktestResult:
+    """Run ``strategy`` over the fold's test span under ``rules``, from 100% CASH.
+
+    Parameters
+    ----------
+    panel : MarketPanel
+        The prices the strategy was built on.
+    strategy : Strategy
+    fold : Fold
+        Decisions at rows ``fold.test_start .. fold.test_stop - 1``.
+    rules : PortfolioRules
+        Constraints and costs (the agent's, for a fair comparison).
+    name : str, optional
+        Name in the result (default ``strategy.name``).
+
+    Returns
+    -------
+    BacktestResult
+    """
+    return run_backtest(market_core(panel, rules), strategy.decide, start=fold.test_start, stop=fold.test_stop,
+                        dates=panel.dates[fold.test_start:fold.test_stop + 1], symbols=panel.symbols,
+                        name=strategy.name if name is None else name)

@@ -1,8 +1,8 @@
 """Expanding-window walk-forward folds with one calendar year per test fold.
 
-A decision at row t earns the return of period ``dates[t] -> dates[t + 1]``; that
-return *lands* in the year of ``dates[t + 1]``. Fold Y tests every decision whose
-return lands in Y, and trains on everything before its first test decision:
+The year split itself is :func:`sacfolio.data.splits.year_split` (``test_by="return_year"``):
+fold Y tests every decision whose return lands in Y, and trains on everything before
+its first test decision:
 
 * ``train_start = 0``, ``train_stop = test_start`` (the last training return ends at
   the close where the first test decision is taken, so no test return is trained on);
@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from sacfolio.data.splits import year_split
 from sacfolio.evaluate.results import Fold
 from sacfolio.exceptions import EvaluationWindowError
 
@@ -97,22 +98,21 @@ def yearly_folds(dates: np.ndarray, years: Sequence[int], *, min_train: int = 10
     if len(dates) < 2:
         raise EvaluationWindowError(f"evaluation years {asked} need at least 2 dates; the data covers {span}")
 
-    # year in which the return of each decision row t = 0 .. T-2 lands
-    landing = dates[1:].astype("datetime64[Y]").astype(np.int64) + 1970
     folds: list[Fold] = []
     for year in wanted:
-        rows = np.flatnonzero(landing == year)
-        if len(rows) == 0:
+        split = year_split(dates, year, test_by="return_year")
+        if len(split.test_rows) == 0:
             raise EvaluationWindowError(
                 f"evaluation year {year} (of {asked}) is outside the data, which covers {span}; "
                 f"choose years whose weekly returns lie inside that range")
-        test_start, test_stop = int(rows[0]), int(rows[-1]) + 1
-        if test_start < min_train:
+        train_stop = len(split.train_rows)  # rows 0 .. test_start - 1: dates are sorted
+        test_start, test_stop = int(split.test_rows[0]), int(split.test_rows[-1]) + 1
+        if train_stop < min_train:
             raise EvaluationWindowError(
-                f"evaluation year {year} (of {asked}) leaves only {test_start} training weeks before it "
+                f"evaluation year {year} (of {asked}) leaves only {train_stop} training weeks before it "
                 f"(at least {min_train} needed); the data covers {span}; choose later years or "
                 f"provide earlier data")
-        folds.append(Fold(label=str(year), train_start=0, train_stop=test_start,
+        folds.append(Fold(label=str(year), train_start=0, train_stop=train_stop,
                           test_start=test_start, test_stop=test_stop))
     return folds
 

@@ -1,32 +1,32 @@
-"""Expanding-window walk-forward evaluation of the SAC agent against the baselines.
+"""Walk-forward plans: which folds, which training runs, which seeds.
 
-For each test year Y the agent is trained only on prices before Y (the scaler too),
-then every strategy is run through the same simulator and cost code over Y, each
-starting from 100% cash. The folds chained together are the out-of-sample record.
+For each test year Y the agent trains only on prices before Y (the scaler too); then
+every strategy runs through the same simulator and cost code over Y, each starting
+from 100% cash. A plan lists the training work as independent tasks, each with its
+own seeds derived from one root seed, so any executor that runs the same tasks gets
+the same results (:mod:`sacfolio.workflows.walkforward` runs them).
 """
 
 from __future__ import annotations
 
-import time
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
-from typing import Callable
+from dataclasses import dataclass
 
-from sacfolio.agents.config import SACConfig
+from sacfolio.agents.learner import ALGORITHMS
 from sacfolio.data.panel import MarketPanel
-from sacfolio.env.config import EnvConfig
 from sacfolio.evaluate.backtest import policy_decider, run_backtest
-from sacfolio.evaluate.baselines import BASELINES, WeightConstraints, make_baselines
 from sacfolio.evaluate.folds import yearly_folds
-from sacfolio.evaluate.results import BacktestResult, Fold, WalkForwardResult
+from sacfolio.evaluate.results import BacktestResult, Fold
 from sacfolio.exceptions import ConfigError
 from sacfolio.features.blocks import FeatureSet
-from sacfolio.train.pipeline import ALGORITHMS, PORTFOLIO_SAC, FeatureSources, TrainedModel, build_features, train_model
+from sacfolio.features.variants import DEFAULT_VARIANT, check_variant
+from sacfolio.model.bundle import ModelBundle
+from sacfolio.strategies import STRATEGIES
 
-__all__ = ["WalkForwardConfig", "run_walk_forward", "backtest_model"]
+__all__ = ["AGENT", "WalkForwardConfig", "TrainingTask", "WalkForwardPlan", "plan_walk_forward",
+           "task_seed", "backtest_model"]
 
 AGENT = "sac"
-
+"""The agent a walk-forward report is about."""
 
 @dataclass(frozen=True, kw_only=True)
 class WalkForwardConfig:
@@ -45,26 +45,26 @@ class WalkForwardConfig:
         ``train_steps`` from scratch.
     warm_start : bool
     baselines : tuple of str
-        Names from :data:`sacfolio.evaluate.baselines.BASELINES`.
+        Names from :data:`sacfolio.strategies.STRATEGIES`.
     min_train : int
         Fewest training weeks a fold may have.
     variant : str
         Model variant (state layout).
     agents : tuple of str
         Learners trained and backtested on every fold: ``"sac"`` (the agent the report
-        is about) and optionally ``"ppo"`` (seed 001's baseline) on the same state.
+        is about) and optionally ``"ppo"`` on the same state.
     seed : int
-        Fold k trains with seed ``seed + k``.
+        Root seed; every training run's seed is derived from it (:func:`task_seed`).
     """
 
     years: tuple[int, ...] = tuple(range(2015, 2023))
     train_steps: int = 10_000
     fold_steps: int = 5_000
     warm_start: bool = True
-    baselines: tuple[str, ...] = tuple(BASELINES)
+    baselines: tuple[str, ...] = tuple(STRATEGIES)
     min_train: int = 104
-    variant: str = "sac_lstm"
-    agents: tuple[str, ...] = ("sac",)
+    variant: str = DEFAULT_VARIANT
+    agents: tuple[str, ...] = (AGENT,)
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -74,116 +74,81 @@ class WalkForwardConfig:
             raise ConfigError(f"train_steps={self.train_steps} and fold_steps={self.fold_steps} must be >= 1")
         if AGENT not in self.agents or any(a not in ALGORITHMS for a in self.agents):
             raise ConfigError(f"agents {list(self.agents)} must include 'sac' and come from {list(ALGORITHMS)}")
-        unknown = [b for b in self.baselines if b not in BASELINES]
+        unknown = [b for b in self.baselines if b not in STRATEGIES]
         if unknown:
-            raise ConfigError(f"unknown baseline(s) {unknown}; choose from {sorted(BASELINES)}")
+            raise ConfigError(f"unknown baseline(s) {unknown}; choose from {sorted(STRATEGIES)}")
+        check_variant(self.variant)
+
+    def to_dict(self) -> dict:
+        return {"years": list(self.years), "train_steps": self.train_steps, "fold_steps": self.fold_steps,
+                "warm_start": self.warm_start, "baselines": list(self.baselines), "min_train": self.min_train,
+                "variant": self.variant, "agents": list(self.agents), "seed": self.seed}
 
 
-def backtest_model(model: TrainedModel, panel: MarketPanel, fold: Fold, name: str = AGENT,
+@dataclass(frozen=True, kw_only=True)
+class TrainingTask:
+    """One agent's training runs over consecutive folds, in order.
+
+    With warm start each fold continues from the previous fold's weights, so the
+    folds of one agent form a chain and belong to one task; without it every
+    (agent, fold) is a task of its own.
+
+    Attributes
+    ----------
+    agent : str
+    folds : tuple of Fold
+    seeds : tuple of int
+        The training seed of each fold.
+    steps : tuple of int
+        Environment steps of each fold.
+    warm_start : bool
+        Whether fold k > 0 starts from fold k - 1's weights.
+    """
+
+    agent: str
+    folds: tuple[Fold, ...]
+    seeds: tuple[int, ...]
+    steps: tuple[int, ...]
+    warm_start: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class WalkForwardPlan:
+    """The folds of a run and the training tasks that cover them."""
+
+    config: WalkForwardConfig
+    folds: tuple[Fold, ...]
+    tasks: tuple[TrainingTask, ...]
+
+
+def task_seed(root: int, fold_index: int) -> int:
+    """The training seed of fold ``fold_index``: ``root + fold_index``.
+
+    Every agent trains fold k with the same seed, so SAC and PPO see the same episodes.
+    """
+    return int(root) + int(fold_index)
+
+
+def plan_walk_forward(panel: MarketPanel, config: WalkForwardConfig) -> WalkForwardPlan:
+    """The folds of ``config.years`` over ``panel`` and the training tasks for them."""
+    folds = tuple(yearly_folds(panel.dates, config.years, min_train=config.min_train))
+    seeds = tuple(task_seed(config.seed, k) for k in range(len(folds)))
+    tasks: list[TrainingTask] = []
+    for agent in config.agents:
+        if config.warm_start:
+            steps = (config.train_steps,) + (config.fold_steps,) * (len(folds) - 1)
+            tasks.append(TrainingTask(agent=agent, folds=folds, seeds=seeds, steps=steps, warm_start=True))
+        else:
+            tasks += [TrainingTask(agent=agent, folds=(f,), seeds=(s,), steps=(config.train_steps,),
+                                   warm_start=False) for f, s in zip(folds, seeds)]
+    return WalkForwardPlan(config=config, folds=folds, tasks=tuple(tasks))
+
+
+def backtest_model(bundle: ModelBundle, panel: MarketPanel, fold: Fold, name: str = AGENT,
                    features: FeatureSet | None = None) -> BacktestResult:
-    """Backtest ``model``'s deterministic policy over the fold's test span."""
-    core = model.core(panel, features)
-    decide = policy_decider(model.policy(), model.env_config, panel.available)
+    """Backtest ``bundle``'s deterministic policy over the fold's test span."""
+    core = bundle.core(panel, features)
+    decide = policy_decider(bundle.policy, bundle.env_config, panel.available)
     return run_backtest(core, decide, start=fold.test_start, stop=fold.test_stop,
                         dates=panel.dates[fold.test_start:fold.test_stop + 1],
                         symbols=panel.symbols, name=name)
-
-
-@dataclass(kw_only=True)
-class _Clock:
-    train: float = 0.0
-    backtest: float = 0.0
-    baselines: float = 0.0
-    per_fold: list[dict] = field(default_factory=list)
-
-
-def run_walk_forward(
-    panel: MarketPanel,
-    *,
-    config: WalkForwardConfig = WalkForwardConfig(),
-    env_config: EnvConfig = EnvConfig(),
-    sac_config: SACConfig = PORTFOLIO_SAC,
-    progress: bool = True,
-    log_dir: str | Path | None = None,
-    on_fold: Callable[[Fold, TrainedModel], None] | None = None,
-    sources: FeatureSources = FeatureSources(),
-    cache_dir: str | Path | None = None,
-) -> tuple[WalkForwardResult, TrainedModel]:
-    """Train and test fold by fold; return every strategy's results and the last model.
-
-    Parameters
-    ----------
-    on_fold : callable, optional
-        Called with each fold and its trained model (e.g. to print progress).
-
-    Returns
-    -------
-    (WalkForwardResult, TrainedModel)
-        The last fold's model was trained on everything before the last test year.
-    """
-    folds = yearly_folds(panel.dates, config.years, min_train=config.min_train)
-    constraints = WeightConstraints(cash_floor=env_config.cash_floor, max_weight=env_config.max_weight)
-    baselines = make_baselines(panel, config.baselines, constraints=constraints)
-    results: dict[str, list[BacktestResult]] = {a: [] for a in config.agents}
-    results.update({b: [] for b in baselines})
-    raw = build_features(panel, config.variant, sources=sources, cache_dir=cache_dir, progress=progress)
-    clock = _Clock()
-    models: dict[str, TrainedModel] = {}
-    training: list[dict] = []
-    for k, fold in enumerate(folds):
-        for algo in config.agents:
-            t0 = time.perf_counter()
-            previous = models.get(algo)
-            warm = config.warm_start and previous is not None
-            trained = train_model(
-                panel, train_start=fold.train_start, train_stop=fold.train_stop, variant=config.variant,
-                env_config=env_config, sac_config=sac_config, algo=algo,
-                steps=config.fold_steps if warm else config.train_steps, seed=config.seed + k,
-                init=previous if warm else None, features=raw, sources=sources, progress=progress,
-                log_dir=None if log_dir is None else Path(log_dir) / f"{algo}_fold_{fold.label}",
-                description=f"{algo} fold {fold.label}",
-            )
-            models[algo] = trained
-            t1 = time.perf_counter()
-            results[algo].append(backtest_model(trained, panel, fold, name=algo, features=raw))
-            clock.train += t1 - t0
-            clock.backtest += time.perf_counter() - t1
-            tr = trained.train_result
-            training.append({
-                "agent": algo, "fold": fold.label, "train_window": list(trained.train_window),
-                "warm_start": warm, "steps": tr.n_steps, "updates": tr.n_updates,
-                "seconds": round(t1 - t0, 2), "steps_per_second": round(tr.steps_per_second, 1),
-                "last_episode_returns": [round(x, 5) for x in tr.episode_returns[-5:]],
-                "stopped_early": bool(tr.stopped_early), "health": tr.health.get("status"),
-            })
-        t2 = time.perf_counter()
-        for name, strategy in baselines.items():
-            results[name].append(run_backtest(
-                models[AGENT].core(panel, raw), strategy.decide, start=fold.test_start, stop=fold.test_stop,
-                dates=panel.dates[fold.test_start:fold.test_stop + 1], symbols=panel.symbols, name=name))
-        clock.baselines += time.perf_counter() - t2
-        if on_fold is not None:
-            on_fold(fold, models[AGENT])
-    model = models.get(AGENT)
-    assert model is not None
-    info = {
-        "agent": AGENT,
-        "variant": config.variant,
-        "state_features": list(raw.names),
-        "sources": sources.to_dict(),
-        "walk_forward": {**asdict(config), "years": list(config.years), "baselines": list(config.baselines),
-                         "agents": list(config.agents)},
-        "env": asdict(env_config),
-        "sac": sac_config.to_dict(),
-        "agents": list(config.agents),
-        "training": training,
-        "health": model.train_result.health if model.train_result else {},
-        "seconds": {"train": round(clock.train, 1), "backtest": round(clock.backtest, 2),
-                    "baselines": round(clock.baselines, 1)},
-        "baseline_fallbacks": {n: int(getattr(s, "fallbacks", 0)) for n, s in baselines.items()},
-        "data": {"source": panel.source, "start": str(panel.dates[0]), "end": str(panel.dates[-1]),
-                 "symbols": list(panel.symbols)},
-    }
-    wf = WalkForwardResult(symbols=panel.symbols, folds=tuple(folds),
-                           results={k: tuple(v) for k, v in results.items()}, info=info)
-    return wf, model

@@ -1,6 +1,6 @@
-"""Seed 001 signal blocks (news sentiment, fundamentals with their age) and the full state block.
+"""Signal blocks (news sentiment, fundamentals with their age) and the full signal + forecast block.
 
-Layout of :func:`seed001_features`, per stock, in order (:data:`SEED001_NAMES`)::
+Layout of :func:`signal_forecast_features`, per stock, in order (:data:`SIGNAL_FORECAST_NAMES`)::
 
     sentiment_score, news_count_log,                                   # news of the week
     gross_margin, operating_margin, net_margin, debt_to_equity,        # latest public quarter
@@ -31,16 +31,16 @@ from sacfolio.features.forecast import ForecastConfig, forecast_features, walk_f
 __all__ = [
     "FUNDAMENTAL_NAMES",
     "MAX_AGE_YEARS",
-    "SEED001_NAMES",
     "SENTIMENT_NAMES",
+    "SIGNAL_FORECAST_NAMES",
     "fundamental_features",
-    "seed001_features",
     "sentiment_features",
+    "signal_forecast_features",
 ]
 
 SENTIMENT_NAMES: tuple[str, ...] = ("sentiment_score", "news_count_log")
 FUNDAMENTAL_NAMES: tuple[str, ...] = (*RATIOS, "fundamental_age")
-SEED001_NAMES: tuple[str, ...] = (*SENTIMENT_NAMES, *FUNDAMENTAL_NAMES, "forecast")
+SIGNAL_FORECAST_NAMES: tuple[str, ...] = (*SENTIMENT_NAMES, *FUNDAMENTAL_NAMES, "forecast")
 MAX_AGE_YEARS: float = 2.0
 """Cap of ``fundamental_age``; also its value when no quarter is public yet."""
 
@@ -157,7 +157,7 @@ def _newest_so_far(fiscal: np.ndarray) -> np.ndarray:
     return best
 
 
-def seed001_features(
+def signal_forecast_features(
     panel: MarketPanel,
     *,
     forecaster: Literal["lstm", "patchtst"],
@@ -168,7 +168,7 @@ def seed001_features(
     forecast_config: ForecastConfig | None = None,
     scorer: SentimentScorer | None = None,
 ) -> FeatureSet:
-    """The seed 001 per-stock state block: 7 signal features and 1 forecast, shape (T, N, 8).
+    """The per-stock signal + forecast state block: 7 signal features and 1 forecast, shape (T, N, 8).
 
     Parameters
     ----------
@@ -193,7 +193,7 @@ def seed001_features(
     Returns
     -------
     FeatureSet
-        Names :data:`SEED001_NAMES`; row t uses information public at or before
+        Names :data:`SIGNAL_FORECAST_NAMES`; row t uses information public at or before
         ``dates[t]`` only.
     """
     from dataclasses import replace

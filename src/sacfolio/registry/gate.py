@@ -1,6 +1,6 @@
 """Promotion gate: a candidate replaces ``current`` only if it earns more on the same window.
 
-DESIGN §2: the first model of a name is promoted. Later, the current model and the
+The first model of a name is promoted. Later, the current model and the
 candidate are evaluated on the same window and the candidate is promoted only if
 its CAGR is higher and its health checks pass. Two years of weekly returns rarely
 separate two strategies, so every decision also records a paired block-bootstrap
@@ -16,8 +16,7 @@ The registry does not know how to run a model: the caller passes ``evaluate``
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass, field
-from datetime import date
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -26,137 +25,37 @@ from sacfolio.evaluate.bootstrap import block_indices, paired_block_bootstrap
 from sacfolio.evaluate.metrics import cagr
 from sacfolio.exceptions import ConfigError, CorruptArtifactError, EvaluationWindowError, RegistryError
 from sacfolio.registry.artifacts import ModelArtifacts
+from sacfolio.registry.decision import GateEvaluation, GateWindow, PromotionDecision
 from sacfolio.registry.registry import Registry
 
-__all__ = [
-    "GateWindow",
-    "GateEvaluation",
-    "PromotionDecision",
-    "PromotionGate",
-    "decide_promotion",
-    "gate_cagr_by_version",
-]
+__all__ = ["Evaluate", "GateFactory", "GateSetup", "Health", "PromotionGate", "decide_promotion"]
 
-Evaluate = Callable[[ModelArtifacts], "GateEvaluation"]
+Evaluate = Callable[[ModelArtifacts], GateEvaluation]
+"""``ModelArtifacts -> GateEvaluation`` on the gate window, supplied by the application."""
 Health = Callable[[ModelArtifacts], Iterable[str]]
+"""``ModelArtifacts -> problems``; any problem blocks promotion."""
 
 
 @dataclass(frozen=True, kw_only=True)
-class GateWindow:
-    """The evaluation window of a gate decision, as recorded.
+class GateSetup:
+    """How to evaluate models of one name for the gate.
 
     Attributes
     ----------
-    start, end : str
-        First decision date and last return date, ISO ``YYYY-MM-DD``.
-    description : str
-        How returns were produced on it.
+    evaluate : callable
+        ``ModelArtifacts -> GateEvaluation`` on ``window``.
+    window : GateWindow
+    health : callable, optional
+        ``ModelArtifacts -> list of problems``.
     """
 
-    start: str
-    end: str
-    description: str = "last 2 years, expanding-window walk-forward"
-
-    def __post_init__(self) -> None:
-        try:
-            start, end = date.fromisoformat(str(self.start)), date.fromisoformat(str(self.end))
-        except ValueError as exc:
-            raise EvaluationWindowError(
-                f"gate window dates must be ISO YYYY-MM-DD, got start={self.start!r} end={self.end!r}"
-            ) from exc
-        if start >= end:
-            raise EvaluationWindowError(f"gate window start {start} must be before its end {end}")
-        object.__setattr__(self, "start", start.isoformat())
-        object.__setattr__(self, "end", end.isoformat())
+    evaluate: Evaluate
+    window: GateWindow
+    health: Health | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
-class GateEvaluation:
-    """One model's result on the gate window.
-
-    Attributes
-    ----------
-    weekly_returns : ndarray of float64, shape (S,)
-        Net simple returns per week, costs included (read-only copy).
-    cagr : float
-        Computed from ``weekly_returns`` with :func:`sacfolio.evaluate.metrics.cagr`.
-    """
-
-    weekly_returns: np.ndarray
-    cagr: float = field(init=False)
-
-    def __post_init__(self) -> None:
-        r = np.array(self.weekly_returns, dtype=np.float64, copy=True)
-        if r.ndim != 1 or len(r) < 2:
-            raise EvaluationWindowError(f"weekly_returns must be 1-D with >= 2 weeks, got shape {r.shape}")
-        if not np.isfinite(r).all() or (r < -1.0).any():
-            bad = int(np.flatnonzero(~np.isfinite(r) | (r < -1.0))[0])
-            raise EvaluationWindowError(f"weekly return {r[bad]} at week {bad} is not a finite return >= -1")
-        r.flags.writeable = False
-        object.__setattr__(self, "weekly_returns", r)
-        object.__setattr__(self, "cagr", float(cagr(r)))
-
-
-@dataclass(frozen=True, kw_only=True)
-class PromotionDecision:
-    """What the gate decided and why; also the ``promotions.jsonl`` entry.
-
-    Attributes
-    ----------
-    name, candidate : str
-    current : str or None
-        Version that was current when the gate decided.
-    promoted, forced : bool
-    reason : str
-    candidate_cagr, current_cagr, cagr_diff : float or None
-        On the window; None where not evaluated.
-    interval : dict or None
-        Bootstrap interval of ``CAGR(candidate) - CAGR(current)``: ``low``, ``high``,
-        ``point``, ``level``, ``block``, ``n_boot``, ``seed``, ``verdict``.
-    p_better : float or None
-        Bootstrap share of samples where the candidate's CAGR is higher.
-    within_noise : bool or None
-        The interval contains 0.
-    window : dict
-    health_problems : tuple of str
-    min_confidence : float
-    """
-
-    name: str
-    candidate: str
-    current: str | None
-    promoted: bool
-    forced: bool
-    reason: str
-    candidate_cagr: float | None = None
-    current_cagr: float | None = None
-    cagr_diff: float | None = None
-    interval: dict[str, Any] | None = None
-    p_better: float | None = None
-    within_noise: bool | None = None
-    window: dict[str, Any] = field(default_factory=dict)
-    health_problems: tuple[str, ...] = ()
-    min_confidence: float = 0.0
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-ready fields."""
-        out = asdict(self)
-        out["health_problems"] = list(self.health_problems)
-        return out
-
-    def summary(self) -> str:
-        """One line for people: verdict, scores, interval."""
-        head = f"{self.name} {self.candidate}: {'PROMOTED' if self.promoted else 'not promoted'} ({self.reason})"
-        if self.candidate_cagr is None:
-            return head
-        text = f"{head}; CAGR candidate {self.candidate_cagr:+.2%}"
-        if self.current_cagr is not None:
-            text += f" vs current {self.current_cagr:+.2%}"
-        if self.interval is not None:
-            text += (f"; {self.interval['level']:.0%} interval of the difference "
-                     f"[{self.interval['low']:+.2%}, {self.interval['high']:+.2%}], {self.interval['verdict']}, "
-                     f"P(better) {self.p_better:.2f}")
-        return text
+GateFactory = Callable[[Registry, str], GateSetup]
+"""``(registry, model name) -> GateSetup``, supplied by the application."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -295,20 +194,7 @@ class PromotionGate:
         cur_eval: GateEvaluation | None = None
         current_unreadable = None
         if current is not None and current != candidate and cand_eval is not None:
-            try:
-                now_current = registry.resolve(name, "current")  # a dangling pointer fails here
-                if now_current != current:
-                    raise RegistryError(
-                        f"current version of {name!r} changed from {current} to {now_current} while "
-                        "the gate was deciding; run the gate again"
-                    )
-                cur_art = registry.load(name, current)
-            except CorruptArtifactError as exc:
-                if not forced:
-                    raise
-                current_unreadable = str(exc)  # forcing is how a broken current is replaced
-            else:
-                cur_eval = evaluate(cur_art)
+            cur_eval, current_unreadable = _evaluate_current(registry, name, current, evaluate, forced=forced)
         if cand_eval is not None and cur_eval is not None:
             interval, p_better = self.compare(cand_eval, cur_eval)
             fields.update(current_cagr=cur_eval.cagr, cagr_diff=cand_eval.cagr - cur_eval.cagr,
@@ -329,18 +215,7 @@ class PromotionGate:
             promoted, reason = self._verdict(fields)
 
         decision = PromotionDecision(promoted=promoted, reason=reason, **fields)
-        entry = decision.as_dict()
-        entry.pop("name")
-        entry.pop("candidate")
-        entry.pop("current")
-        entry.pop("promoted")
-        entry.pop("reason")
-        if promoted:
-            registry.promote(name, candidate, reason=reason, details=entry, action="gate",
-                             expect_current=current)
-        else:
-            registry.record(name, {**entry, "action": "gate", "version": candidate, "previous": current,
-                                   "promoted": False, "reason": reason})
+        _apply(registry, decision)
         return decision
 
     def _verdict(self, fields: Mapping[str, Any]) -> tuple[bool, str]:
@@ -352,6 +227,38 @@ class PromotionGate:
             return False, (f"CAGR {cand:+.2%} beats current {cur:+.2%} but P(better) "
                            f"{fields['p_better']:.2f} < min_confidence {self.min_confidence:.2f} ({noise})")
         return True, f"CAGR {cand:+.2%} beats current {cur:+.2%} ({noise})"
+
+
+def _evaluate_current(registry: Registry, name: str, current: str, evaluate: Evaluate, *,
+                      forced: bool) -> tuple[GateEvaluation | None, str | None]:
+    """The current version's evaluation, or (forcing only) why it could not be read."""
+    try:
+        now_current = registry.resolve(name, "current")  # a dangling pointer fails here
+        if now_current != current:
+            raise RegistryError(
+                f"current version of {name!r} changed from {current} to {now_current} while "
+                "the gate was deciding; run the gate again"
+            )
+        cur_art = registry.load(name, current)
+    except CorruptArtifactError as exc:
+        if not forced:
+            raise
+        return None, str(exc)  # forcing is how a broken current is replaced
+    return evaluate(cur_art), None
+
+
+def _apply(registry: Registry, decision: PromotionDecision) -> None:
+    """Move ``current`` if promoted, and record the decision in the history either way."""
+    entry = decision.as_dict()
+    for key in ("name", "candidate", "current", "promoted", "reason"):
+        entry.pop(key)
+    name, candidate, current, reason = decision.name, decision.candidate, decision.current, decision.reason
+    if decision.promoted:
+        registry.promote(name, candidate, reason=reason, details=entry, action="gate",
+                         expect_current=current)
+    else:
+        registry.record(name, {**entry, "action": "gate", "version": candidate, "previous": current,
+                               "promoted": False, "reason": reason})
 
 
 def decide_promotion(
@@ -370,20 +277,3 @@ def decide_promotion(
     gate = PromotionGate(min_confidence=min_confidence, seed=seed)
     return gate.decide(registry, name, candidate_version, evaluate=evaluate, window=window,
                        health=health, force_reason=force_reason)
-
-
-def gate_cagr_by_version(history: Iterable[Mapping[str, Any]]) -> dict[str, float]:
-    """Latest CAGR on a gate window of each version named in a history.
-
-    A version is scored when it was a candidate (``candidate_cagr``) and when it was
-    re-evaluated as the current model (``current_cagr`` of a later decision).
-    """
-    scores: dict[str, float] = {}
-    for entry in history:
-        if entry.get("action") != "gate":
-            continue
-        if isinstance(entry.get("candidate_cagr"), (int, float)) and entry.get("version"):
-            scores[entry["version"]] = float(entry["candidate_cagr"])
-        if isinstance(entry.get("current_cagr"), (int, float)) and entry.get("previous"):
-            scores[entry["previous"]] = float(entry["current_cagr"])
-    return scores

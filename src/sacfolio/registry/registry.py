@@ -14,16 +14,11 @@ is written last, and locally the whole directory is renamed into place after it.
 
 from __future__ import annotations
 
-import json
 import os
-import re
-import secrets
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sacfolio.exceptions import CorruptArtifactError, InvalidArtifactError, ModelNotFoundError, RegistryError
+from sacfolio.exceptions import CorruptArtifactError, ModelNotFoundError, RegistryError
 from sacfolio.registry.artifacts import (
     MANIFEST_FILE,
     METADATA_FILE,
@@ -31,86 +26,26 @@ from sacfolio.registry.artifacts import (
     check_layout,
     document_from_bytes,
     document_to_bytes,
-    sha256,
-    tensors_from_bytes,
-    tensors_to_bytes,
 )
-from sacfolio.registry.storage import TEMP_PREFIX, Store, open_store
+from sacfolio.registry.cleanup import GcReport, collect_garbage, remove_temp_leftovers
+from sacfolio.registry.history import HISTORY_FILE, append_history, promoted_stack, read_history
+from sacfolio.registry.manifest import (
+    artifact_files,
+    build_manifest,
+    check_manifest,
+    parse_artifact,
+    read_file,
+    read_verified,
+    version_metadata,
+)
+from sacfolio.registry.pointer import CURRENT_FILE, read_current, write_current
+from sacfolio.registry.roots import default_root
+from sacfolio.registry.storage import Store, open_store
+from sacfolio.registry.versions import check_name, is_complete, is_model_name, is_version_id, new_version_id
 
-__all__ = [
-    "Registry",
-    "GcReport",
-    "default_root",
-    "registry_root_for",
-    "new_version_id",
-    "version_time",
-    "HF_REPO_ENV",
-    "CURRENT_FILE",
-    "HISTORY_FILE",
-]
+__all__ = ["Registry"]
 
-CURRENT_FILE = "current"
-HISTORY_FILE = "promotions.jsonl"
-#: Environment variables (named by seed 001) holding a Hugging Face repo per model name.
-HF_REPO_ENV = {"sac_lstm": "HF_SAC_LSTM_MODEL_REPO", "sac_patchtst": "HF_SAC_PATCHTST_MODEL_REPO"}
-_VERSION = re.compile(r"^\d{8}T\d{6}\.\d{3}Z-[0-9a-f]{6}$")
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
-_TIME_FORMAT = "%Y%m%dT%H%M%S.%f"
-_MANIFEST_FORMAT = 1
 _UNSET: Any = object()
-
-
-def default_root() -> str:
-    """``$SACFOLIO_HOME`` when set, else ``./models``."""
-    return os.environ.get("SACFOLIO_HOME") or "./models"
-
-
-def registry_root_for(model_name: str) -> str:
-    """Registry root of one model name.
-
-    ``hf://<repo>`` when the seed's variable for that name (``HF_SAC_LSTM_MODEL_REPO``
-    for ``sac_lstm``, ``HF_SAC_PATCHTST_MODEL_REPO`` for ``sac_patchtst``) is set,
-    otherwise :func:`default_root`.
-    """
-    var = HF_REPO_ENV.get(model_name)
-    repo = os.environ.get(var, "").strip() if var else ""
-    if not repo:
-        return default_root()
-    return repo if repo.startswith("hf://") else f"hf://{repo.strip('/')}"
-
-
-def new_version_id(now: datetime | None = None) -> str:
-    """A version id that sorts by creation time: ``20261123T104512.345Z-3f9a1c``.
-
-    Millisecond UTC time plus 24 random bits, so two writers in the same
-    millisecond still get distinct ids.
-    """
-    now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
-    return f"{now.strftime('%Y%m%dT%H%M%S')}.{now.microsecond // 1000:03d}Z-{secrets.token_hex(3)}"
-
-
-def version_time(version: str) -> datetime:
-    """Creation time encoded in a version id (UTC)."""
-    return datetime.strptime(version[:19], _TIME_FORMAT).replace(tzinfo=timezone.utc)
-
-
-@dataclass(frozen=True, kw_only=True)
-class GcReport:
-    """What :meth:`Registry.gc` removed.
-
-    Attributes
-    ----------
-    removed_versions : tuple of str
-        Complete but never-promoted versions beyond ``keep``.
-    removed_leftovers : tuple of str
-        Half-written entries: temp directories of killed saves, incomplete versions.
-    kept : tuple of str
-        Complete versions still present.
-    """
-
-    removed_versions: tuple[str, ...] = ()
-    removed_leftovers: tuple[str, ...] = ()
-    kept: tuple[str, ...] = field(default=())
 
 
 class Registry:
@@ -159,21 +94,9 @@ class Registry:
 
     # ------------------------------------------------------------------ listing
 
-    def _check_name(self, name: str) -> None:
-        if not isinstance(name, str) or not _NAME.match(name) or TEMP_PREFIX in name:
-            raise ModelNotFoundError(
-                f"{name!r} is not a valid model name (letters, digits, '_', '-', '.'; e.g. sac_lstm)"
-            )
-
     def names(self) -> list[str]:
         """Model names that have at least one entry under the root, sorted."""
-        return [
-            n for n in self.store.list_dir("")
-            if _NAME.match(n) and TEMP_PREFIX not in n and self.store.list_dir(n)
-        ]
-
-    def _is_complete(self, name: str, version: str) -> bool:
-        return self.store.exists(f"{name}/{version}/{MANIFEST_FILE}")
+        return [n for n in self.store.list_dir("") if is_model_name(n) and self.store.list_dir(n)]
 
     def versions(self, name: str) -> list[str]:
         """Complete versions of ``name``, oldest first.
@@ -183,14 +106,14 @@ class Registry:
         ModelNotFoundError
             No model of that name exists under the root.
         """
-        self._check_name(name)
+        check_name(name)
         entries = self.store.list_dir(name)
         if not entries:
             known = ", ".join(self.names()) or "none"
             raise ModelNotFoundError(
                 f"no model named {name!r} in {self.store.full(name)} (models there: {known})"
             )
-        return sorted(e for e in entries if _VERSION.match(e) and self._is_complete(name, e))
+        return sorted(e for e in entries if is_version_id(e) and is_complete(self.store, name, e))
 
     def current(self, name: str) -> str | None:
         """The promoted version id of ``name``, or None when none was promoted.
@@ -198,18 +121,8 @@ class Registry:
         The id is returned as stored, even if that version has gone missing; loading
         it then raises a :class:`CorruptArtifactError` naming both paths.
         """
-        self._check_name(name)
-        rel = f"{name}/{CURRENT_FILE}"
-        try:
-            text = self.store.read_bytes(rel).decode("utf-8", errors="replace").strip()
-        except FileNotFoundError:
-            return None
-        if not _VERSION.match(text):
-            raise CorruptArtifactError(
-                f"{self.store.full(rel)} holds {text[:60]!r}, not a version id; "
-                f"repair it with `sacfolio registry rollback {name} --to VERSION`"
-            )
-        return text
+        check_name(name)
+        return read_current(self.store, name)
 
     def resolve(self, name: str, version: str = "current") -> str:
         """Turn ``"current"``, ``"latest"`` or a version id into an existing version id.
@@ -221,7 +134,7 @@ class Registry:
         CorruptArtifactError
             ``current`` names a version that is missing or incomplete.
         """
-        self._check_name(name)
+        check_name(name)
         if version == "current":
             cur = self.current(name)
             if cur is None:
@@ -230,7 +143,7 @@ class Registry:
                     f"model {name!r} has no current version ({self.store.full(f'{name}/{CURRENT_FILE}')} "
                     f"does not exist); promote one with `sacfolio registry promote {name} VERSION`"
                 )
-            if not self._is_complete(name, cur):
+            if not is_complete(self.store, name, cur):
                 state = "is incomplete" if self.store.list_dir(f"{name}/{cur}") else "does not exist"
                 raise CorruptArtifactError(
                     f"{self.store.full(f'{name}/{CURRENT_FILE}')} points to version {cur}, but "
@@ -244,11 +157,11 @@ class Registry:
             if not found:
                 raise ModelNotFoundError(f"model {name!r} has no complete version in {self.store.full(name)}")
             return found[-1]
-        if not isinstance(version, str) or not _VERSION.match(version):
+        if not is_version_id(version):
             raise ModelNotFoundError(
                 f"{version!r} is not a version id (like 20261123T104512.345Z-3f9a1c), 'current' or 'latest'"
             )
-        if not self._is_complete(name, version):
+        if not is_complete(self.store, name, version):
             found = self.versions(name)
             raise ModelNotFoundError(
                 f"no complete version {version} of {name!r} at {self.store.full(f'{name}/{version}')} "
@@ -288,82 +201,37 @@ class Registry:
             is written to ``<name>/.tmp-<version>-<pid>`` and renamed into place;
             ``manifest.json`` is always written last.
         """
-        self._check_name(name)
+        check_name(name)
         parent = parent if parent is not None else artifacts.metadata.get("parent")
         if parent is not None:
             parent = self.resolve(name, parent)
-        files: dict[str, bytes] = {}  # serialized first: a bad value fails before anything is written
-        for fname, state in sorted(artifacts.tensors.items()):
-            files[fname] = tensors_to_bytes(state)
-        for fname, doc in sorted(artifacts.documents.items()):
-            files[fname] = document_to_bytes(doc, name=fname)
-        document_to_bytes(artifacts.metadata, name=METADATA_FILE)
+        files = artifact_files(artifacts)  # serialized first: a bad value fails before anything is written
         with self.store.lock(name, self.lock_timeout):
             if self.store.stages_versions:
-                self._remove_temp_leftovers(name)
+                remove_temp_leftovers(self.store, name)
             version = new_version_id()
-            metadata = {
-                **artifacts.metadata,
-                "name": name,
-                "version": version,
-                "created_at": version_time(version).isoformat().replace("+00:00", "Z"),
-                "parent": parent,
-            }
+            metadata = version_metadata(artifacts.metadata, name=name, version=version, parent=parent)
             files[METADATA_FILE] = document_to_bytes(metadata, name=METADATA_FILE)
-            manifest = {
-                "format": _MANIFEST_FORMAT,
-                "name": name,
-                "version": version,
-                "files": {f: {"sha256": sha256(data), "bytes": len(data)} for f, data in files.items()},
-            }
+            manifest = build_manifest(name, version, files)
             files[MANIFEST_FILE] = document_to_bytes(manifest, name=MANIFEST_FILE)
 
-            staged = self.store.stage(name, version)
-            try:
-                for fname, data in files.items():  # manifest.json last: it completes the version
-                    self.store.write_file(f"{staged}/{fname}", data)
-                    if on_file_written is not None:
-                        on_file_written(fname)
-                self.store.publish(staged, f"{name}/{version}")
-            except BaseException:
-                self.store.remove_tree(staged)
-                raise
+            # manifest.json last: it completes the version
+            self.store.write_version(name, version, files, on_file_written)
         return version
-
-    def _read(self, rel: str, what: str) -> bytes:
-        try:
-            return self.store.read_bytes(rel)
-        except FileNotFoundError as exc:
-            raise CorruptArtifactError(f"{self.store.full(rel)} is missing ({what})") from exc
 
     def manifest(self, name: str, version: str = "current") -> dict[str, Any]:
         """The parsed ``manifest.json`` of a version (file names, sizes, SHA-256)."""
         version = self.resolve(name, version)
         rel = f"{name}/{version}/{MANIFEST_FILE}"
-        manifest = document_from_bytes(self._read(rel, "the version's manifest"), path=self.store.full(rel))
-        files = manifest.get("files") if isinstance(manifest, dict) else None
-        if not isinstance(files, dict) or not all(
-            isinstance(v, dict) and isinstance(v.get("sha256"), str) for v in files.values()
-        ) or METADATA_FILE not in files:
-            raise CorruptArtifactError(f"{self.store.full(rel)} is not a registry manifest")
-        return manifest
-
-    def _verified(self, name: str, version: str, fname: str, expected_sha: str) -> bytes:
-        rel = f"{name}/{version}/{fname}"
-        data = self._read(rel, "listed in manifest.json")
-        actual = sha256(data)
-        if actual != expected_sha:
-            raise CorruptArtifactError(
-                f"{self.store.full(rel)} is corrupt: its SHA-256 {actual[:16]}... differs from "
-                f"{expected_sha[:16]}... recorded in manifest.json; restore the file or use another version"
-            )
-        return data
+        path = self.store.full(rel)
+        return check_manifest(document_from_bytes(read_file(self.store, rel, "the version's manifest"), path=path),
+                              path=path)
 
     def metadata(self, name: str, version: str = "current") -> dict[str, Any]:
         """``metadata.json`` of a version, checked against the manifest (no tensors read)."""
         version = self.resolve(name, version)
         sha = self.manifest(name, version)["files"][METADATA_FILE]["sha256"]
-        data = self._verified(name, version, METADATA_FILE, sha)
+        data = read_verified(self.store, f"{name}/{version}/{METADATA_FILE}", sha)
         return document_from_bytes(data, path=self.store.full(f"{name}/{version}/{METADATA_FILE}"))
 
     def load(self, name: str, version: str = "current", *, expected_files: Iterable[str] = ()) -> ModelArtifacts:
@@ -403,52 +271,28 @@ class Registry:
         documents: dict[str, Any] = {}
         metadata: dict[str, Any] = {}
         for fname, info in sorted(listed.items()):
-            data = self._verified(name, version, fname, info["sha256"])
-            path = self.store.full(f"{name}/{version}/{fname}")
+            data = read_verified(self.store, f"{name}/{version}/{fname}", info["sha256"])
+            content = parse_artifact(fname, data, path=self.store.full(f"{name}/{version}/{fname}"))
             if fname.endswith(".pt"):
-                tensors[fname] = tensors_from_bytes(data, path=path)
+                tensors[fname] = content
             elif fname == METADATA_FILE:
-                metadata = document_from_bytes(data, path=path)
-            elif fname.endswith(".json"):
-                documents[fname] = document_from_bytes(data, path=path)
+                metadata = content
             else:
-                raise CorruptArtifactError(f"{path}: unknown artifact type (expected .pt or .json)")
+                documents[fname] = content
         return ModelArtifacts(tensors=tensors, documents=documents, metadata=metadata)
 
     # ------------------------------------------------------------------ current and history
 
     def history(self, name: str) -> list[dict[str, Any]]:
         """Entries of ``promotions.jsonl``, oldest first (empty when none)."""
-        self._check_name(name)
-        rel = f"{name}/{HISTORY_FILE}"
-        try:
-            text = self.store.read_bytes(rel).decode("utf-8")
-        except FileNotFoundError:
-            return []
-        entries = []
-        for i, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                entries.append(json.loads(line))
-            except json.JSONDecodeError as exc:
-                raise CorruptArtifactError(f"{self.store.full(rel)} line {i} is not JSON ({exc})") from exc
-        return entries
-
-    def _append(self, name: str, entry: Mapping[str, Any]) -> dict[str, Any]:
-        record = {"time": datetime.now(timezone.utc).isoformat().replace("+00:00", "Z"), "name": name, **entry}
-        try:
-            line = json.dumps(record, allow_nan=False, separators=(",", ":"))
-        except (TypeError, ValueError) as exc:
-            raise InvalidArtifactError(f"history entry for {name!r} is not strict JSON ({exc})") from exc
-        self.store.append_line(f"{name}/{HISTORY_FILE}", line)
-        return record
+        check_name(name)
+        return read_history(self.store, name)
 
     def record(self, name: str, entry: Mapping[str, Any]) -> dict[str, Any]:
         """Append a decision that changes nothing (e.g. a rejected candidate) to the history."""
-        self._check_name(name)
+        check_name(name)
         with self.store.lock(name, self.lock_timeout):
-            return self._append(name, entry)
+            return append_history(self.store, name, entry)
 
     def promote(
         self,
@@ -488,9 +332,9 @@ class Registry:
                     f"current version of {name!r} changed from {expect_current} to {previous} while "
                     "the gate was deciding; run the gate again"
                 )
-            self.store.replace_file(f"{name}/{CURRENT_FILE}", (version + "\n").encode("ascii"))
-            return self._append(
-                name,
+            write_current(self.store, name, version)
+            return append_history(
+                self.store, name,
                 {**(details or {}), "action": action, "version": version, "previous": previous,
                  "promoted": True, "reason": reason},
             )
@@ -501,16 +345,7 @@ class Registry:
 
     def promoted_versions(self, name: str) -> list[str]:
         """Versions that were current at some time, in promotion order (a rollback pops)."""
-        stack: list[str] = []
-        for entry in self.history(name):
-            version = entry.get("version")
-            if not entry.get("promoted") or not isinstance(version, str):
-                continue
-            if entry.get("action") == "rollback" and version in stack:
-                del stack[len(stack) - stack[::-1].index(version):]
-            else:
-                stack.append(version)
-        return stack
+        return promoted_stack(self.history(name))
 
     def rollback(self, name: str, to: str | None = None, *, reason: str | None = None) -> str:
         """Make an earlier version current again; return it.
@@ -524,7 +359,7 @@ class Registry:
         RegistryError
             There is no earlier promoted version that still exists.
         """
-        self._check_name(name)
+        check_name(name)
         current = self.current(name)
         if to is None:
             complete = set(self.versions(name))
@@ -539,15 +374,6 @@ class Registry:
         return to
 
     # ------------------------------------------------------------------ cleaning
-
-    def _remove_temp_leftovers(self, name: str) -> list[str]:
-        """Delete temp entries of killed writers (caller holds the lock)."""
-        removed = []
-        for entry in self.store.list_dir(name):
-            if TEMP_PREFIX in entry:
-                self.store.remove_tree(f"{name}/{entry}")
-                removed.append(entry)
-        return removed
 
     def gc(self, name: str, keep: int = 5) -> GcReport:
         """Remove leftovers of interrupted saves and old never-promoted versions.
@@ -566,25 +392,5 @@ class Registry:
         if keep < 0:
             raise RegistryError(f"keep must be >= 0, got {keep}")
         self.versions(name)  # unknown name -> ModelNotFoundError
-        with self.store.lock(name, self.lock_timeout):
-            leftovers = self._remove_temp_leftovers(name) if self.store.stages_versions else []
-            now = datetime.now(timezone.utc)
-            complete: list[str] = []
-            for entry in self.store.list_dir(name):
-                if not _VERSION.match(entry):
-                    continue
-                if self._is_complete(name, entry):
-                    complete.append(entry)
-                elif self.store.stages_versions or now - version_time(entry) > timedelta(seconds=self.stale_after):
-                    self.store.remove_tree(f"{name}/{entry}")
-                    leftovers.append(entry)
-            protected = {e.get("version") for e in self.history(name) if e.get("promoted")}
-            current = self.current(name)
-            if current is not None:
-                protected.add(current)
-            unpromoted = sorted(v for v in complete if v not in protected)
-            doomed = unpromoted[: max(len(unpromoted) - keep, 0)]
-            for version in doomed:
-                self.store.remove_tree(f"{name}/{version}")
-        kept = tuple(sorted(set(complete) - set(doomed)))
-        return GcReport(removed_versions=tuple(doomed), removed_leftovers=tuple(sorted(leftovers)), kept=kept)
+        return collect_garbage(self.store, name, keep=keep, lock_timeout=self.lock_timeout,
+                               stale_after=self.stale_after)

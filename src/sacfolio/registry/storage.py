@@ -18,7 +18,7 @@ import contextlib
 import os
 import secrets
 import shutil
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +92,24 @@ class Store:
     def publish(self, staged: str, final: str) -> None:
         """Make a fully written staged version visible under ``final``."""
         raise NotImplementedError
+
+    def write_version(self, name: str, version: str, files: Mapping[str, bytes],
+                      on_file_written: Callable[[str], None] | None = None) -> None:
+        """Write ``files`` in order (the last completes the version), staged, then publish.
+
+        A failure removes the staged files and re-raises; ``on_file_written`` is called
+        with each file name once it is written.
+        """
+        staged = self.stage(name, version)
+        try:
+            for fname, data in files.items():
+                self.write_file(f"{staged}/{fname}", data)
+                if on_file_written is not None:
+                    on_file_written(fname)
+            self.publish(staged, f"{name}/{version}")
+        except BaseException:
+            self.remove_tree(staged)
+            raise
 
 
 class LocalStore(Store):

@@ -9,12 +9,12 @@ from datetime import date
 
 import numpy as np
 
-from sacfolio.env.config import EnvConfig
+from sacfolio.broker.rules import PortfolioRules
+from sacfolio.broker.targets import equal_weights
 from sacfolio.exceptions import ConfigError, ServiceRequestError
-from sacfolio.serve.market import MarketData
 from sacfolio.serve.model_cache import ModelCache
 
-__all__ = ["CASH", "Decision", "equal_weights", "static_weights", "parse_current_weights", "decide"]
+__all__ = ["CASH", "Decision", "static_weights", "parse_current_weights", "decide"]
 
 CASH = "CASH"
 _SUM_TOLERANCE = 1e-6
@@ -48,33 +48,10 @@ class Decision:
     aux: dict[str, dict[str, float]] | None = None
 
 
-def equal_weights(available: np.ndarray, config: EnvConfig = EnvConfig()) -> np.ndarray:
-    """Equal weight over available stocks within the cash floor and position cap.
-
-    Parameters
-    ----------
-    available : ndarray of bool, shape (N,)
-    config : EnvConfig
-        ``cash_floor`` (2%) and ``max_weight`` (20%).
-
-    Returns
-    -------
-    ndarray float64, shape (N + 1,)
-        ``min((1 - cash_floor) / n_available, max_weight)`` per available stock, the
-        rest in CASH.
-    """
-    available = np.asarray(available, dtype=bool)
-    w = np.zeros(len(available) + 1)
-    n = int(available.sum())
-    if n:
-        w[:-1][available] = min((1.0 - config.cash_floor) / n, config.max_weight)
-    w[-1] = 1.0 - w[:-1].sum()
-    return w
-
-
 def static_weights(configured: Mapping[str, float] | None, symbols: Sequence[str],
-                   available: np.ndarray) -> np.ndarray:
-    """The configured fallback as a vector in ``symbols`` order plus CASH, or :func:`equal_weights`.
+                   available: np.ndarray, rules: PortfolioRules = PortfolioRules()) -> np.ndarray:
+    """The configured fallback as a vector in ``symbols`` order plus CASH, or the broker's
+    :func:`~sacfolio.broker.targets.equal_weights` under ``rules`` over the ``available`` stocks.
 
     Raises
     ------
@@ -82,7 +59,7 @@ def static_weights(configured: Mapping[str, float] | None, symbols: Sequence[str
         A configured symbol is not in the data.
     """
     if configured is None:
-        return equal_weights(available)
+        return equal_weights(available, rules)
     unknown = sorted(set(configured) - set(symbols) - {CASH})
     if unknown:
         raise ConfigError(f"fallback_weights name symbols {unknown} that are not in the data "
@@ -165,16 +142,17 @@ def decide(cache: ModelCache, name: str, *, as_of: date | None,
     row_date = panel.dates[t].astype("datetime64[D]").astype(date)
     if serving is None:
         reason = cache.slots[name].fallback_reason(name, cache.registry.root)
-        target = static_weights(fallback, panel.symbols, panel.available[t])
+        rules = cache.slots[name].rules or PortfolioRules()  # the last served version's rules
+        target = static_weights(fallback, panel.symbols, panel.available[t], rules)
         return Decision(weights=_as_dict(names, target), version=None, as_of=row_date,
                         source="fallback", reason=reason)
-    model = serving.model
-    target = model.target_weights(serving.core, t, w, serving.policy)
+    bundle = serving.bundle
+    target = bundle.target_weights(serving.core, t, w)
     aux = None
-    if with_aux and model.sac_config.aux:
+    if with_aux and bundle.has_aux:
         current = w if w is not None else np.eye(len(names))[-1]
-        pred = model.learner.predict_aux(serving.core.observation_at(t, current)[None, :])[0]  # (H, N)
+        pred = bundle.predict_aux(serving.core.observation_at(t, current)[None, :])[0]  # (H, N)
         aux = {f"{h}w": {s: float(v) for s, v in zip(panel.symbols, row)}
-               for h, row in zip(model.sac_config.aux_horizons, pred)}
+               for h, row in zip(bundle.aux_horizons, pred)}
     return Decision(weights=_as_dict(names, target), version=serving.version, as_of=row_date,
                     source="model", reason=None, aux=aux)

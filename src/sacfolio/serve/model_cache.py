@@ -16,14 +16,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from sacfolio.agents.policy import NumpyPolicy
+from sacfolio.broker.rules import PortfolioRules
 from sacfolio.env.core import PortfolioCore
 from sacfolio.exceptions import SacfolioError
+from sacfolio.features.variants import variant_of_model
+from sacfolio.model import BUNDLE_FILES, ModelBundle, load_bundle
 from sacfolio.registry import Registry
-from sacfolio.registry.sac_model import SAC_FILES, from_artifacts
-from sacfolio.registry.training import MODEL_VARIANTS
 from sacfolio.serve.market import DataSource, MarketData
-from sacfolio.train.pipeline import TrainedModel
 
 __all__ = ["ServingModel", "ModelSlot", "ModelCache"]
 
@@ -37,9 +36,8 @@ class ServingModel:
     Attributes
     ----------
     name, version : str
-    model : TrainedModel
-    policy : NumpyPolicy
-        The deterministic actor as numpy matmuls (microseconds per call).
+    bundle : ModelBundle
+        Policy (numpy, microseconds per call), aux heads, scaler, layout and rules.
     core : PortfolioCore
         Simulator over ``data.panel`` with this model's scaled features.
     data : MarketData
@@ -53,8 +51,7 @@ class ServingModel:
 
     name: str
     version: str
-    model: TrainedModel
-    policy: NumpyPolicy
+    bundle: ModelBundle
     core: PortfolioCore
     data: MarketData
     metadata: dict[str, Any]
@@ -75,6 +72,9 @@ class ModelSlot:
         Why the last load of ``error_version`` failed (None after a good load).
     error_version : str or None
     checked_at : datetime or None
+    rules : PortfolioRules or None
+        The rules of the last version served under this name: the static fallback
+        trades under them (the broker's defaults before any version loaded).
     """
 
     serving: ServingModel | None = None
@@ -83,6 +83,7 @@ class ModelSlot:
     error_version: str | None = None
     error_data_token: int | None = None
     checked_at: datetime | None = None
+    rules: PortfolioRules | None = None
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def fallback_reason(self, name: str, root: str) -> str:
@@ -163,19 +164,19 @@ class ModelCache:
                              "keeping version " + serving.version if serving else "serving the fallback",
                              slot.load_error)
             else:
+                slot.rules = slot.serving.bundle.env_config.rules
                 slot.load_error = slot.error_version = slot.error_data_token = None
                 logger.info("serving %s version %s", name, current)
             return slot
 
     def _load(self, name: str, version: str, data: MarketData) -> ServingModel:
-        artifacts = self.registry.load(name, version, expected_files=SAC_FILES)
-        model = from_artifacts(artifacts)
-        expected = MODEL_VARIANTS.get(name, name)
-        if model.variant != expected:
-            raise SacfolioError(f"version {version} holds a {model.variant!r} model, not {expected!r}")
-        core = model.core(data.panel)
+        artifacts = self.registry.load(name, version, expected_files=BUNDLE_FILES)
+        bundle = load_bundle(artifacts.tensors, artifacts.documents, artifacts.metadata, version=version)
+        expected = variant_of_model(name) or name
+        if bundle.variant != expected:
+            raise SacfolioError(f"version {version} holds a {bundle.variant!r} model, not {expected!r}")
         return ServingModel(
-            name=name, version=version, model=model, policy=model.policy(), core=core, data=data,
+            name=name, version=version, bundle=bundle, core=bundle.core(data.panel), data=data,
             metadata=dict(artifacts.metadata), promoted_at=_promoted_at(self.registry, name, version),
             loaded_at=datetime.now(timezone.utc),
         )

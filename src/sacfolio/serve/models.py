@@ -124,7 +124,7 @@ class CheckView(BaseModel):
 
 
 class HealthResponse(BaseModel):
-    """Is the service serving what it should (seed 000's sac_enabled / sac_loaded)?"""
+    """Is the service serving what it should (``sac_enabled`` / ``sac_loaded``)?"""
 
     status: Literal["ok", "degraded"]
     sac_enabled: bool

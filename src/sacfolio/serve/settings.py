@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from sacfolio.exceptions import ConfigError
+from sacfolio.features.variants import VARIANTS, variant_of_model
 
 __all__ = ["ScheduleEntry", "ServeSettings", "load_settings", "read_config_file"]
 
@@ -56,8 +57,8 @@ class ServeSettings(BaseSettings):
 
     home: str = Field(default_factory=_default_home, description="Model registry root (directory or "
                       "fsspec URL). Default $SACFOLIO_HOME, else ./models.")
-    models: list[str] = Field(default_factory=lambda: ["sac_lstm", "sac_patchtst", "sac_price"],
-                              description="Model names the service serves and trains (seed 000's "
+    models: list[str] = Field(default_factory=lambda: list(VARIANTS),
+                              description="Model names the service serves and trains ("
                               "sac_enabled); a name without a version serves the static fallback.")
     data_path: Path | None = Field(default=None, description="CSV/Parquet price file for inference and "
                                    "training; None uses the embedded S&P 500 sample.")
@@ -66,7 +67,7 @@ class ServeSettings(BaseSettings):
                                      "runs (each with metrics.json); the dashboard shows the newest.")
     fallback_weights: dict[str, float] | None = Field(
         default=None, description="Static target weights by symbol incl. CASH served when no model is "
-        "loaded (seed 000's static fallback). Default: equal weight within the 2% cash / 20% cap rules.")
+        "loaded (static fallback). Default: equal weight within the last served version's rules (2% cash, 20% cap by default).")
     api_token: SecretStr | None = Field(default=None, description="When set (SACFOLIO_API_TOKEN), "
                                         "training endpoints need 'Authorization: Bearer <token>'.")
     schedule: list[ScheduleEntry] = Field(
@@ -92,11 +93,10 @@ class ServeSettings(BaseSettings):
     @field_validator("models")
     @classmethod
     def _known_models(cls, value: list[str]) -> list[str]:
-        from sacfolio.registry.training import MODEL_VARIANTS
-
-        unknown = [m for m in value if m not in MODEL_VARIANTS]
+        unknown = [m for m in value if variant_of_model(m) is None]
         if unknown:
-            raise ValueError(f"unknown model names {unknown}; this build serves {sorted(MODEL_VARIANTS)}")
+            raise ValueError(f"unknown model names {unknown}; a model name is a variant "
+                             f"({', '.join(VARIANTS)}) or <variant>_<tag>")
         if len(set(value)) != len(value):
             raise ValueError(f"model names listed twice: {value}")
         return value

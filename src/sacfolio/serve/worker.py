@@ -1,7 +1,7 @@
 """One training job in its own process: ``python -m sacfolio.serve.worker DB_PATH JOB_ID``.
 
 Reads the job's parameters from the SQLite record, runs
-:func:`sacfolio.registry.training.train_and_register` (train, save a version, run the
+:func:`sacfolio.workflows.registration.train_and_register` (train, save a version, run the
 promotion gate), and writes progress, the log tail and the outcome back. It exits by
 itself when the service that started it dies, so a killed service leaves no training
 behind; the next service marks the job failed.
@@ -59,7 +59,7 @@ def run_job(store: JobStore, job_id: str) -> bool:
     import torch
 
     from sacfolio.registry import Registry
-    from sacfolio.registry.training import train_and_register
+    from sacfolio.workflows.registration import train_and_register
     from sacfolio.serve.market import load_panel
 
     torch.set_num_threads(1)  # leave the other core to the API

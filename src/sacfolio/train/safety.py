@@ -1,10 +1,10 @@
-"""Learning-rate ranges and gradient clipping: the guard rails that seed 004 lacked.
+"""Learning-rate ranges: the guard rail against rates that make the weights explode.
 
-Seed 004's agent was trained with Adam at 5e-3, 16x above the top of SAC's safe
+An earlier agent was trained with Adam at 5e-3, 16x above the top of SAC's safe
 range; its weights exploded and its biases ended at exactly zero. This module keeps
-the documented range of every algorithm, refuses learning rates far outside it
-unless the user insists (``--allow-unsafe-lr``), and clips gradients by their global
-norm.
+the documented range of every algorithm and refuses learning rates far outside it
+unless the user insists (``--allow-unsafe-lr``). Gradient-norm clipping is the
+learners' own (``grad_clip_norm`` / ``max_grad_norm`` in their configs).
 
 Ranges (Adam, per optimizer: actor, critic, entropy temperature):
 
@@ -29,24 +29,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Iterable, Mapping
-
-import torch
+from typing import Mapping
 
 from sacfolio.exceptions import ConfigError, UnsafeLearningRateError
 
 __all__ = [
-    "DEFAULT_MAX_GRAD_NORM",
     "LR_RANGES",
     "LearningRateRange",
-    "SafetyConfig",
-    "check_grad_clipping",
     "check_learning_rates",
-    "clip_grad_norm",
 ]
-
-#: Global gradient-norm clipping threshold used by every learner unless configured.
-DEFAULT_MAX_GRAD_NORM = 1.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -128,7 +119,7 @@ def check_learning_rates(algo: str, lrs: Mapping[str, float], allow_unsafe: bool
             message = (f"{algo} {name} learning rate {lr:g} is above {r.refuse_above:g}, "
                        f"{lr / r.recommended_max:.0f}x the recommended maximum "
                        f"{r.recommended_max:g}: "
-                       "weights are likely to explode and biases to collapse to zero (seed 004).")
+                       "weights are likely to explode and biases to collapse to zero.")
             if not allow_unsafe:
                 raise UnsafeLearningRateError(
                     f"{message} Use a rate in {span} (e.g. 1e-4), or pass --allow-unsafe-lr "
@@ -141,90 +132,3 @@ def check_learning_rates(algo: str, lrs: Mapping[str, float], allow_unsafe: bool
             warnings.append(f"{algo} {name} learning rate {lr:g} is below the recommended "
                             f"range {span}; training will be very slow.")
     return warnings
-
-
-@dataclass(frozen=True, kw_only=True)
-class SafetyConfig:
-    """Learning-rate and gradient-clipping safety of a training run.
-
-    Attributes
-    ----------
-    allow_unsafe_lr : bool
-        Train with learning rates above the refusal limit (``--allow-unsafe-lr``).
-    max_grad_norm : float or None
-        Clip each optimizer's gradients to this global L2 norm before the step;
-        None disables clipping (warned about by :func:`check_grad_clipping`).
-    """
-
-    allow_unsafe_lr: bool = False
-    max_grad_norm: float | None = DEFAULT_MAX_GRAD_NORM
-
-    def __post_init__(self) -> None:
-        if self.max_grad_norm is not None and not (
-                math.isfinite(self.max_grad_norm) and self.max_grad_norm > 0):
-            raise ConfigError(
-                f"max_grad_norm must be a positive number or None, got {self.max_grad_norm}.")
-
-
-def check_grad_clipping(max_grad_norm: float | None, clip_value: float | None = None) -> list[str]:
-    """Check a clipping configuration: norm clipping yes, value clipping never.
-
-    Clipping each coordinate to ``[-v, v]`` changes the direction of the gradient
-    (large coordinates are cut, small ones kept), so the step no longer descends the
-    loss; clipping the global norm rescales the whole vector and keeps its direction.
-
-    Parameters
-    ----------
-    max_grad_norm : float or None
-        Global-norm threshold; None means no clipping.
-    clip_value : float or None
-        Element-wise value clipping threshold; must be None.
-
-    Returns
-    -------
-    list of str
-        Warnings (no clipping at all, or an unusually loose or tight threshold).
-
-    Raises
-    ------
-    ConfigError
-        ``clip_value`` is set, or ``max_grad_norm`` is not positive.
-    """
-    if clip_value is not None:
-        raise ConfigError(
-            f"Gradient value clipping ({clip_value}) is not supported: it changes the gradient's "
-            f"direction. Use norm clipping instead, e.g. max_grad_norm={DEFAULT_MAX_GRAD_NORM}.")
-    if max_grad_norm is None:
-        return [f"Gradient clipping is disabled; exploding gradients will reach the weights. "
-                f"The default is max_grad_norm={DEFAULT_MAX_GRAD_NORM}."]
-    SafetyConfig(max_grad_norm=max_grad_norm)  # validates
-    warnings = []
-    if max_grad_norm > 10.0:
-        warnings.append(f"max_grad_norm={max_grad_norm:g} hardly clips anything; "
-                        f"{DEFAULT_MAX_GRAD_NORM} is the default.")
-    elif max_grad_norm < 0.1:
-        warnings.append(f"max_grad_norm={max_grad_norm:g} shrinks almost every step; "
-                        f"{DEFAULT_MAX_GRAD_NORM} is the default.")
-    return warnings
-
-
-def clip_grad_norm(parameters: Iterable[torch.Tensor],
-                   max_norm: float = DEFAULT_MAX_GRAD_NORM) -> torch.Tensor:
-    """Scale gradients in place so their global L2 norm is at most ``max_norm``.
-
-    Thin wrapper of :func:`torch.nn.utils.clip_grad_norm_` with the project default,
-    ``foreach`` kernels, and no host sync: a non-finite norm is returned (and left for
-    the NaN-safe update and the health monitor to count), never raised.
-
-    Parameters
-    ----------
-    parameters : iterable of Tensor
-    max_norm : float
-
-    Returns
-    -------
-    Tensor, 0-d
-        Global gradient norm before clipping.
-    """
-    return torch.nn.utils.clip_grad_norm_(list(parameters), max_norm,
-                                          error_if_nonfinite=False, foreach=True)

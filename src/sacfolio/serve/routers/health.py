@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from fastapi import APIRouter
 
-from sacfolio.doctor import failed, run_checks
+from sacfolio.diagnostics.doctor import failed, run_checks
 from sacfolio.serve.deps import ServiceDep
 from sacfolio.serve.models import CheckView, HealthResponse, ModelHealth
 from sacfolio.serve.service import Service
@@ -36,7 +36,7 @@ def health(service: ServiceDep) -> HealthResponse:
     """`status` is `ok` when every model is loaded without errors and every required check passes.
 
     `sac_enabled`: the service serves at least one SAC model; `sac_loaded`: at least one
-    is loaded (seed 000's fields). Each model reports its version, load error and the
+    is loaded (``sac_enabled`` / ``sac_loaded``). Each model reports its version, load error and the
     reason when the fallback is served.
     """
     models = model_health(service)

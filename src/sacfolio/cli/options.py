@@ -1,0 +1,64 @@
+"""Options shared by several commands, each with the help that teaches it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+__all__ = ["AgentsOpt", "AuxLongOpt", "AuxOpt", "AuxShortOpt", "DataOpt", "EndOpt", "FoldStepsOpt",
+           "FundamentalsOpt", "HomeOpt", "NewsOpt", "ProgressOpt", "SeedOpt", "StartOpt", "StepsOpt",
+           "UnsafeLrOpt", "VariantOpt", "YearsOpt", "BaselinesOpt", "sac_options", "split_names"]
+
+DataOpt = Annotated[Optional[Path], typer.Option(
+    "--data", help="CSV or Parquet of prices (wide: date + one close column per symbol; long: "
+    "date,symbol,close[,open,high,low,volume]). Default: the embedded S&P 500 sample.",
+    show_default=False)]
+StartOpt = Annotated[Optional[str], typer.Option(help="Use data from this date on (ISO, e.g. 2005-01-01).")]
+EndOpt = Annotated[Optional[str], typer.Option(help="Use data up to this date (ISO).")]
+SeedOpt = Annotated[int, typer.Option(help="Seed of everything random; the same seed gives the same result on CPU.")]
+YearsOpt = Annotated[Optional[str], typer.Option(
+    "--eval-years", help="Test years, one walk-forward fold each: '2015-2022', '2021,2022' or '2022'.")]
+StepsOpt = Annotated[int, typer.Option(
+    "--steps", min=1, help="SAC environment steps (one gradient update each) for the first fold.")]
+FoldStepsOpt = Annotated[int, typer.Option(
+    "--fold-steps", min=1, help="Steps for each later fold, warm-started from the previous fold.")]
+VariantOpt = Annotated[str, typer.Option(
+    "--variant", help="State: 'sac_lstm' / 'sac_patchtst' (news sentiment, fundamentals and a "
+    "walk-forward LSTM / PatchTST forecast per stock) or 'sac_price' (trailing returns and volatility).")]
+NewsOpt = Annotated[Optional[Path], typer.Option(
+    "--news", help="News items (JSONL/JSON/Parquet: timestamp, symbol(s), headline) or a "
+    "daily_sentiment.parquet, for the sac_lstm / sac_patchtst variants.", show_default=False)]
+FundamentalsOpt = Annotated[Optional[Path], typer.Option(
+    "--fundamentals", help="Folder of cached Alpha Vantage responses (INCOME_STATEMENT, BALANCE_SHEET, "
+    "EARNINGS) for the sac_lstm / sac_patchtst variants.", show_default=False)]
+AuxOpt = Annotated[bool, typer.Option("--aux/--no-aux", help="Auxiliary heads predicting each stock's "
+                                      "1- and 4-week return, trained beside the policy.")]
+AuxShortOpt = Annotated[float, typer.Option(min=0.0, help="Weight of the 1-week aux loss.")]
+AuxLongOpt = Annotated[float, typer.Option(min=0.0, help="Weight of the 4-week aux loss.")]
+UnsafeLrOpt = Annotated[bool, typer.Option("--allow-unsafe-lr", help="Allow learning rates above 1e-3 "
+                                           "(refused by default: they make SAC's weights explode).")]
+AgentsOpt = Annotated[str, typer.Option("--agents", help="Learners trained and backtested on every fold: "
+                                        "'sac' or 'sac,ppo' (PPO as an on-policy baseline on the same state).")]
+ProgressOpt = Annotated[bool, typer.Option("--progress/--no-progress", help="Show progress bars.")]
+HomeOpt = Annotated[Optional[str], typer.Option(
+    "--home", help="Model registry root (path or fsspec URL). Default: $SACFOLIO_HOME or ./models.")]
+BaselinesOpt = Annotated[Optional[str], typer.Option(help="Comma-separated baselines (default: all).")]
+
+
+def split_names(text: str | None) -> tuple[str, ...] | None:
+    """``"a, b"`` -> ``("a", "b")``; None stays None (meaning: all)."""
+    if text is None:
+        return None
+    return tuple(n.strip() for n in text.split(",") if n.strip())
+
+
+def sac_options(*, aux: bool, aux_coef_short: float, aux_coef_long: float, allow_unsafe_lr: bool,
+                lr: float | None = None) -> dict:
+    """Overrides of the portfolio SAC settings from the command line."""
+    options = dict(aux=aux, aux_coef_short=aux_coef_short, aux_coef_long=aux_coef_long,
+                   allow_unsafe_lr=allow_unsafe_lr)
+    if lr is not None:
+        options.update(actor_lr=lr, critic_lr=lr, alpha_lr=lr)
+    return options

@@ -1,0 +1,75 @@
+"""``sacfolio train``: train a model (full or finetune), register it, run the gate."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from sacfolio.cli.app import app, console
+from sacfolio.cli.evaluate import open_registry
+from sacfolio.cli.options import (AuxLongOpt, AuxOpt, AuxShortOpt, DataOpt, FundamentalsOpt, HomeOpt, NewsOpt,
+                                  ProgressOpt, SeedOpt, StartOpt, StepsOpt, UnsafeLrOpt, sac_options)
+
+__all__ = ["train"]
+
+
+@app.command()
+def train(
+    model: Annotated[str, typer.Option("--model", help="Model name in the registry: its state variant "
+                                       "(sac_lstm, sac_patchtst or sac_price), optionally with a tag "
+                                       "(sac_price_eu).")] = "sac_lstm",
+    mode: Annotated[str, typer.Option(help="'full': from scratch on all data up to --until. 'finetune': "
+                                      "continue the current version on the last --finetune-weeks.")] = "full",
+    data: DataOpt = None,
+    start: StartOpt = None,
+    until: Annotated[Optional[str], typer.Option(help="Train on data up to this date (default: all).")] = None,
+    steps: StepsOpt = 10_000,
+    seed: SeedOpt = 0,
+    finetune_weeks: Annotated[int, typer.Option(min=4, help="finetune: most recent weeks to train on.")] = 26,
+    finetune_lr: Annotated[Optional[float], typer.Option(help="finetune: learning rate (default: the model's).")] = None,
+    gate_weeks: Annotated[int, typer.Option(min=8, help="Promotion gate window: the last N weeks of the data.")] = 104,
+    min_confidence: Annotated[float, typer.Option(
+        help="Promote only if the bootstrap probability that the candidate's CAGR is higher reaches this.")] = 0.0,
+    force: Annotated[Optional[str], typer.Option("--force", metavar="REASON",
+                                                 help="Promote regardless of the gate, recording REASON.")] = None,
+    news: NewsOpt = None,
+    fundamentals: FundamentalsOpt = None,
+    lr: Annotated[Optional[float], typer.Option(
+        "--lr", help="Learning rate of actor, critic and alpha (default 3e-4; SAC's safe range is 1e-5..3e-4, "
+        "above 1e-3 needs --allow-unsafe-lr).")] = None,
+    aux: AuxOpt = True,
+    aux_coef_short: AuxShortOpt = 0.01,
+    aux_coef_long: AuxLongOpt = 0.01,
+    allow_unsafe_lr: UnsafeLrOpt = False,
+    home: HomeOpt = None,
+    progress: ProgressOpt = True,
+) -> None:
+    """Train a model (full or finetune), save it as a registry version, run the promotion gate.
+
+    The new version becomes `current` only if it beats the current version's CAGR on the
+    same window and its weights are healthy.
+    """
+    import dataclasses
+
+    from sacfolio.env.config import EnvConfig
+    from sacfolio.features.variants import FeatureSources
+    from sacfolio.train.portfolio import PORTFOLIO_SAC
+    from sacfolio.workflows.evaluation import load_panel
+    from sacfolio.workflows.registration import train_and_register
+
+    panel = load_panel(data, start, None)
+    sac_config = dataclasses.replace(PORTFOLIO_SAC, **sac_options(
+        aux=aux, aux_coef_short=aux_coef_short, aux_coef_long=aux_coef_long, allow_unsafe_lr=allow_unsafe_lr,
+        lr=lr))
+    registry = open_registry(home, model)
+    outcome = train_and_register(
+        name=model, mode=mode, panel=panel, registry=registry, steps=steps, seed=seed, until=until,
+        finetune_weeks=finetune_weeks, finetune_lr=finetune_lr, gate_weeks=gate_weeks,
+        min_confidence=min_confidence, force_reason=force, env_config=EnvConfig(), sac_config=sac_config,
+        sources=FeatureSources.of(news, fundamentals), progress=progress)
+    tr, window = outcome.model.train_result, outcome.model.bundle.train_window
+    console.print(f"trained {model} ({mode}) on {window[0]}..{window[1]}: "
+                  f"{tr.n_updates} updates in {tr.wall_seconds:.0f}s")
+    console.print(f"[bold]registry[/bold] {registry.root}: version {outcome.version}")
+    console.print(f"[bold]gate[/bold] {outcome.decision.summary()}")

@@ -1,0 +1,97 @@
+"""The self-contained HTML page of the report: plotly.js embedded once, nothing fetched."""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from sacfolio.evaluate.bootstrap import Interval, verdict
+from sacfolio.evaluate.metrics import CONVENTIONS, Metrics
+from sacfolio.evaluate.report.columns import BENCHMARK, CEILING_PREFIX, COLUMNS, format_value
+
+__all__ = ["forecast_quality_html", "metrics_table_html", "report_html"]
+
+
+def metrics_table_html(metrics: dict[str, Metrics], names: list[str], agent: str) -> str:
+    """One row per strategy of ``names``: the :data:`COLUMNS` metrics and the number of weeks."""
+    head = "".join(f"<th>{h}</th>" for _, h, _ in COLUMNS)
+    rows = []
+    for n in names:
+        m = metrics[n]
+        cells = "".join(f"<td>{format_value(getattr(m, k), kind)}</td>" for k, _, kind in COLUMNS)
+        cls = ' class="agent"' if n == agent else (' class="ceiling"' if n.startswith(CEILING_PREFIX) else "")
+        label = html.escape(n) + (" (uses the future)" if n.startswith(CEILING_PREFIX) else "")
+        rows.append(f"<tr{cls}><th>{label}</th>{cells}<td>{m.n_periods}</td></tr>")
+    return f"<table><tr><th>strategy</th>{head}<th>weeks</th></tr>{''.join(rows)}</table>"
+
+
+_CSS = """body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1200px;color:#222}
+table{border-collapse:collapse;margin:0.5em 0 1.5em}td,th{padding:3px 9px;border-bottom:1px solid #ddd;
+text-align:right}tr th:first-child{text-align:left}tr.agent{font-weight:bold;background:#eef5ff}
+tr.ceiling{color:#888}.verdict{font-size:1.15em;padding:0.6em 1em;background:#f4f4f4;border-left:4px solid #36c}
+pre{background:#f8f8f8;padding:0.8em;overflow-x:auto}"""
+
+
+def report_html(title: str, doc: dict[str, Any], figures: list[tuple[str, Any]], total: dict[str, Metrics],
+                per_fold: list[tuple[str, dict[str, Metrics]]], names: list[str], agent: str,
+                interval: Interval | str) -> str:
+    """The whole page: the edge over 1/N, the charts, metrics of the span and per fold, settings."""
+    from plotly.offline import get_plotlyjs
+
+    plots = "\n".join(fig.to_html(full_html=False, include_plotlyjs=False, div_id=div,
+                                  config={"displaylogo": False}) for div, fig in figures)
+    if isinstance(interval, Interval):
+        boot = (f'<p class="verdict">Sharpe({html.escape(agent)}) &minus; Sharpe({BENCHMARK}) = '
+                f"{interval.point:+.2f}; {100 * interval.level:.0f}% interval "
+                f"[{interval.low:+.2f}, {interval.high:+.2f}]: <b>{verdict(interval)}</b></p>"
+                f"<p>Paired circular block bootstrap: {interval.n_boot} samples of {interval.block}-week "
+                f"blocks, the same weeks for both strategies, seed {interval.seed}.</p>")
+    else:
+        boot = f'<p class="verdict">{html.escape(interval)}</p>'
+    folds = "\n".join(f"<h3>Fold {html.escape(label)}</h3>{metrics_table_html(m, names, agent)}"
+                      for label, m in per_fold)
+    info = html.escape(json.dumps(doc["info"], indent=2, sort_keys=True))
+    span = doc["span"]
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<style>{_CSS}</style>
+<script type="text/javascript">{get_plotlyjs()}</script>
+</head><body>
+<h1>{html.escape(title)}</h1>
+<p>Out-of-sample walk-forward, {span['start']} to {span['end']}, {len(per_fold)} yearly fold(s),
+{len(doc['symbols'])} symbols. Agent: <b>{html.escape(agent)}</b>.</p>
+<h2>Edge over 1/N</h2>{boot}
+<h2>Equity and drawdowns</h2>{plots}
+<h2>Metrics, whole span</h2>{metrics_table_html(total, names, agent)}
+<h2>Metrics per fold</h2>{folds}
+<h2>Conventions</h2>
+<p>{html.escape(CONVENTIONS)} Each fold is trained only on data before it (expanding window) and
+backtested with the same env and cost code as training; weights are targets chosen at each
+decision close (exported in weights.csv). The hindsight strategy reads the coming week's prices:
+it is a ceiling, not a strategy (hidden in the charts until clicked in the legend).</p>
+{forecast_quality_html(doc["info"])}<h2>Run settings</h2><pre>{info}</pre>
+</body></html>
+"""
+
+
+def forecast_quality_html(info: Mapping[str, Any]) -> str:
+    """Per-year forecast quality table (variants with a forecast feature), or nothing."""
+    rows = info.get("forecast_quality") or []
+    if not rows:
+        return ""
+    head = ("<tr><th>year</th><th>weeks</th><th>rank IC</th><th>IC momentum</th><th>hit rate</th>"
+            "<th>hit rate momentum</th></tr>")
+
+    def cell(v: Any) -> str:
+        return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:+.3f}"
+
+    body = "".join(
+        f"<tr><td>{r['year']}</td><td>{r['n_weeks']}</td><td>{cell(r['ic'])}</td><td>{cell(r['ic_momentum'])}</td>"
+        f"<td>{cell(r['hit_rate'])}</td><td>{cell(r['hit_rate_momentum'])}</td></tr>" for r in rows)
+    return ("<h2>Forecast quality per year</h2><p>Walk-forward forecasts of next week's return: the model "
+            "for year Y was trained on the 5 years before Y only. Rank IC is the mean cross-sectional Spearman "
+            "correlation of forecast and realized return; momentum is the trailing 52-week return as a "
+            f"forecast.</p><table>{head}{body}</table>")

@@ -1,0 +1,100 @@
+"""The state variants: which per-stock feature block a model sees, defined once.
+
+A variant is a name (also the model's name in the registry) and the function that
+builds its unscaled :class:`~sacfolio.features.blocks.FeatureSet` from a panel and,
+for the signal variants, news and fundamentals.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+
+from sacfolio.data.panel import MarketPanel
+from sacfolio.exceptions import ConfigError
+from sacfolio.features.blocks import FeatureSet
+
+__all__ = ["VARIANTS", "DEFAULT_VARIANT", "FeatureSources", "build_features", "check_variant",
+           "default_cache_dir", "variant_of_model"]
+
+VARIANTS = MappingProxyType({
+    "sac_lstm": "news sentiment, fundamentals and a walk-forward LSTM forecast per stock",
+    "sac_patchtst": "news sentiment, fundamentals and a walk-forward PatchTST forecast per stock",
+    "sac_price": "trailing returns and volatility per stock (prices only)",
+})
+"""Variant name -> what its state holds per stock (besides the current weights)."""
+
+DEFAULT_VARIANT = "sac_lstm"
+
+
+def check_variant(variant: str) -> str:
+    """``variant`` if known, else a ConfigError that lists the known ones."""
+    if variant not in VARIANTS:
+        raise ConfigError(f"unknown variant {variant!r}; choose from {', '.join(VARIANTS)}")
+    return variant
+
+
+def variant_of_model(name: str) -> str | None:
+    """The variant a registry model name trains: the name itself or ``<variant>_<tag>``
+    (e.g. ``sac_lstm_synthetic``); None for a name that names no variant."""
+    if name in VARIANTS:
+        return name
+    matches = [v for v in VARIANTS if name.startswith(v + "_") and len(name) > len(v) + 1]
+    return max(matches, key=len) if matches else None
+
+
+def default_cache_dir() -> Path:
+    """Forecast cache: ``$SACFOLIO_CACHE`` or ``./.sacfolio-cache``."""
+    return Path(os.environ.get("SACFOLIO_CACHE", ".sacfolio-cache"))
+
+
+@dataclass(frozen=True, kw_only=True)
+class FeatureSources:
+    """Where a variant's non-price inputs come from; recorded in the model's config.json.
+
+    Attributes
+    ----------
+    news : str, optional
+        News items (JSONL/JSON/Parquet) or a ``daily_sentiment.parquet``; None: no news.
+    fundamentals : str, optional
+        Folder of cached Alpha Vantage responses; None: no fundamentals.
+    """
+
+    news: str | None = None
+    fundamentals: str | None = None
+
+    @classmethod
+    def of(cls, news: str | Path | None = None, fundamentals: str | Path | None = None) -> "FeatureSources":
+        """Sources from optional paths (as the CLI and the API receive them)."""
+        return cls(news=None if news is None else str(news),
+                   fundamentals=None if fundamentals is None else str(fundamentals))
+
+    @property
+    def empty(self) -> bool:
+        return self.news is None and self.fundamentals is None
+
+    def to_dict(self) -> dict:
+        return {"news": self.news, "fundamentals": self.fundamentals}
+
+
+def build_features(panel: MarketPanel, variant: str = "sac_price", *,
+                   sources: FeatureSources = FeatureSources(), cache_dir: str | Path | None = None,
+                   progress: bool = False) -> FeatureSet:
+    """The unscaled per-stock feature block of ``variant``; row t uses data up to t only.
+
+    ``sac_lstm`` / ``sac_patchtst`` run (or read from ``cache_dir``) the walk-forward
+    forecasts: the forecast for year Y comes from a model trained before Y.
+    """
+    check_variant(variant)
+    if variant == "sac_price":
+        from sacfolio.features.price import price_features
+
+        return price_features(panel)
+    from sacfolio.features.signals import signal_forecast_features
+
+    return signal_forecast_features(panel, forecaster=variant.removeprefix("sac_"), news=sources.news,
+                                    fundamentals=sources.fundamentals,
+                                    cache_dir=default_cache_dir() if cache_dir is None else cache_dir,
+                                    progress=progress)

@@ -1,0 +1,86 @@
+"""A bundle to and from the JSON documents and state dicts of a model version.
+
+``config.json`` holds the variant, the feature sources, the learner's settings, the
+env settings and the state layout; ``scaler.json`` the fitted scaler;
+``symbol_order.json`` the symbol slots; ``actor.pt`` the actor's state dict. Loading
+reads only those: it builds the actor, never a critic or an optimizer, and runs no
+code (state dicts are loaded by the registry with ``weights_only=True``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import torch
+
+from sacfolio.agents.config import SACConfig
+from sacfolio.agents.networks import GaussianActor, load_module_states
+from sacfolio.env.config import EnvConfig
+from sacfolio.env.layout import ObservationLayout
+from sacfolio.exceptions import CorruptArtifactError, LayoutMismatchError
+from sacfolio.features.scaler import FeatureScaler
+from sacfolio.features.variants import FeatureSources
+from sacfolio.model.bundle import ModelBundle
+
+__all__ = ["BUNDLE_FILES", "bundle_documents", "load_bundle", "sac_actor"]
+
+BUNDLE_FILES = ("actor.pt", "scaler.json", "config.json", "symbol_order.json")
+"""What serving reads of a version."""
+
+
+def sac_actor(config: SACConfig, layout: ObservationLayout, *, seed: int = 0) -> GaussianActor:
+    """An (untrained) actor of the shape a SAC learner with ``config`` builds for ``layout``."""
+    aux_shape = (len(config.aux_horizons), len(layout.symbols)) if config.aux else None
+    return GaussianActor(layout.obs_dim, layout.act_dim, config.hidden_sizes,
+                         log_std_min=config.log_std_min, log_std_max=config.log_std_max,
+                         generator=torch.Generator().manual_seed(seed), aux_shape=aux_shape,
+                         aux_clip=config.aux_clip)
+
+
+def bundle_documents(bundle: ModelBundle) -> dict[str, Any]:
+    """``scaler.json``, ``config.json`` and ``symbol_order.json`` of ``bundle``."""
+    config = {
+        "variant": bundle.variant,
+        "sources": bundle.sources.to_dict(),
+        **bundle.learner,
+        "env": bundle.env_config.to_dict(),
+        "state_layout": bundle.layout.to_dict(),
+    }
+    return {"scaler.json": bundle.scaler.to_dict(), "config.json": config,
+            "symbol_order.json": list(bundle.symbols)}
+
+
+def read_layout(documents: Mapping[str, Any], version: str = "") -> ObservationLayout:
+    """The state layout of a version; ``symbol_order.json`` must agree with ``config.json``."""
+    missing = [f for f in BUNDLE_FILES if f.endswith(".json") and f not in documents]
+    if missing:
+        raise CorruptArtifactError(f"version {version} lacks {missing}; it is not a sacfolio model")
+    layout = ObservationLayout.from_dict(documents["config.json"]["state_layout"])
+    symbols = tuple(documents["symbol_order.json"])
+    if layout.symbols != symbols:
+        raise LayoutMismatchError(f"config.json symbols {list(layout.symbols)} differ from "
+                                  f"symbol_order.json {list(symbols)} in version {version}")
+    return layout
+
+
+def load_bundle(tensors: Mapping[str, Mapping[str, torch.Tensor]], documents: Mapping[str, Any],
+                metadata: Mapping[str, Any] | None = None, *, version: str = "") -> ModelBundle:
+    """The bundle of a saved SAC model: its actor, scaler, layout and settings."""
+    if "actor.pt" not in tensors:
+        raise CorruptArtifactError(f"version {version} lacks actor.pt; it is not a SAC model")
+    layout = read_layout(documents, version)
+    config = documents["config.json"]
+    sac_config = SACConfig.from_dict(config["sac"])
+    actor = sac_actor(sac_config, layout)
+    load_module_states({"actor.pt": actor}, tensors, expected=("actor.pt",),
+                       shapes=f"obs_dim={layout.obs_dim}, act_dim={layout.act_dim}, "
+                              f"hidden_sizes={sac_config.hidden_sizes}, aux={sac_config.aux}")
+    actor.eval()
+    window = (metadata or {}).get("train_window") or ["", ""]
+    return ModelBundle.from_actor(
+        actor, scaler=FeatureScaler.from_dict(documents["scaler.json"]), variant=str(config["variant"]),
+        layout=layout, env_config=EnvConfig.from_dict(config["env"]),
+        sources=FeatureSources(**(config.get("sources") or {})),
+        train_window=(str(window[0]), str(window[1])),
+        aux_horizons=tuple(sac_config.aux_horizons) if sac_config.aux else (),
+        learner={"sac": sac_config.to_dict()})

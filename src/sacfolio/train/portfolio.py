@@ -1,0 +1,184 @@
+"""From a market panel to a trained policy: features, a scaler fitted on the training
+span only, the environment over that span, and SAC (or the PPO baseline).
+
+Walk-forward folds, ``sacfolio train`` and the API's training jobs all go through
+:func:`train_model`, so they cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from sacfolio.agents.config import PPOConfig, SACConfig
+from sacfolio.agents.learner import ALGORITHMS
+from sacfolio.agents.ppo import PPO
+from sacfolio.agents.sac import SAC
+from sacfolio.data.panel import MarketPanel
+from sacfolio.env.config import EnvConfig
+from sacfolio.env.core import PortfolioCore
+from sacfolio.env.gym_env import PortfolioEnv
+from sacfolio.env.layout import ObservationLayout
+from sacfolio.exceptions import ConfigError, EvaluationWindowError
+from sacfolio.features.blocks import FeatureSet
+from sacfolio.features.scaler import FeatureScaler
+from sacfolio.features.variants import FeatureSources, build_features
+from sacfolio.model.bundle import ModelBundle
+from sacfolio.train.callbacks import Callback
+from sacfolio.train.loop import TrainResult
+from sacfolio.train.off_policy import train_sac
+from sacfolio.train.on_policy import train_ppo
+
+__all__ = ["PORTFOLIO_PPO", "PORTFOLIO_SAC", "TrainedModel", "train_model", "training_rows_until"]
+
+PORTFOLIO_SAC = SACConfig(reward_scale=100.0, aux=True)
+"""SAC settings for portfolio training: the learner's defaults, a reward scale of 100 and the
+auxiliary return heads (1 and 4 weeks, MSE x 0.01 each) switched on.
+
+Weekly log returns are ~1e-2, so unscaled rewards are small beside the entropy
+bonus (alpha 0.2 over 21 action dimensions) and weight decay; scaled by 100 they
+are O(1), as in the SAC paper's reward-scale setting. Measured on the 2019-2020
+folds (6,000 + 3,000 steps): CAGR 19.9% with scale 100 vs 15.5% with 1 (1/N: 26.0%);
+the synthetic drift market is learned only with the scale.
+"""
+
+PORTFOLIO_PPO = PPOConfig(reward_scale=100.0)
+"""PPO baseline settings: its defaults with the same reward scale as SAC."""
+
+@dataclass(frozen=True, kw_only=True)
+class TrainedModel:
+    """A trained learner and the bundle that applies its policy to new data.
+
+    Attributes
+    ----------
+    learner : SAC or PPO
+        ``algo`` says which; warm starts and finetuning continue from its state.
+    bundle : ModelBundle
+        Policy, scaler (fitted on rows ``< train_stop`` only), layout and settings:
+        what backtests and serving use.
+    sac_config : SACConfig
+    algo : {"sac", "ppo"}
+    ppo_config : PPOConfig or None
+    train_result : TrainResult or None
+        None for a model loaded from storage.
+    """
+
+    learner: SAC | PPO
+    bundle: ModelBundle
+    sac_config: SACConfig
+    algo: str = "sac"
+    ppo_config: PPOConfig | None = None
+    train_result: TrainResult | None = None
+
+    @classmethod
+    def of(cls, learner: SAC | PPO, *, algo: str, sac_config: SACConfig, ppo_config: PPOConfig | None,
+           train_result: TrainResult | None = None, **bundle_fields) -> "TrainedModel":
+        """Wrap ``learner``, exporting its actor into a :class:`ModelBundle`."""
+        config = sac_config if algo == "sac" else ppo_config
+        aux = tuple(config.aux_horizons) if getattr(config, "aux", False) else ()
+        bundle = ModelBundle.from_actor(learner.actor, aux_horizons=aux,
+                                        learner={algo: config.to_dict()}, **bundle_fields)
+        return cls(learner=learner, bundle=bundle, sac_config=sac_config, algo=algo,
+                   ppo_config=ppo_config if algo == "ppo" else None, train_result=train_result)
+
+    def with_env_config(self, env_config: EnvConfig) -> "TrainedModel":
+        """The same model, trading under ``env_config`` (finetuning trains on shorter episodes)."""
+        return replace(self, bundle=replace(self.bundle, env_config=env_config))
+
+
+def train_model(
+    panel: MarketPanel,
+    *,
+    train_stop: int,
+    train_start: int = 0,
+    variant: str = "sac_price",
+    env_config: EnvConfig = EnvConfig(),
+    sac_config: SACConfig = PORTFOLIO_SAC,
+    steps: int,
+    seed: int,
+    init: TrainedModel | None = None,
+    scaler: FeatureScaler | None = None,
+    features: FeatureSet | None = None,
+    algo: str = "sac",
+    ppo_config: PPOConfig = PORTFOLIO_PPO,
+    diagnostic_dir: str | Path | None = None,
+    sources: FeatureSources = FeatureSources(),
+    callbacks: Sequence[Callback] = (),
+    progress: bool = True,
+    log_dir: str | Path | None = None,
+    description: str = "",
+) -> TrainedModel:
+    """Train on rows ``train_start .. train_stop`` of ``panel`` and nothing after.
+
+    Decisions are made at rows ``train_start .. train_stop - 1``; the last training
+    return ends at ``train_stop``. The scaler is fitted on rows ``< train_stop``.
+
+    Parameters
+    ----------
+    init : TrainedModel, optional
+        Start from this model's weights (finetuning, or warm-starting the next
+        walk-forward fold from the previous one; both saw only earlier data).
+    scaler : FeatureScaler, optional
+        Use this fitted scaler (finetuning keeps its parent's) instead of fitting one
+        on rows ``< train_stop``.
+    features : FeatureSet, optional
+        The unscaled :func:`build_features` of ``panel`` when already computed.
+    sources : FeatureSources
+        News and fundamentals inputs of the signal variants.
+    algo : {"sac", "ppo"}
+        SAC (``sac_config``) or the PPO baseline (``ppo_config``).
+    diagnostic_dir : path, optional
+        Where the health monitor writes a diagnostic checkpoint if it stops training.
+    steps : int
+        Environment steps (one gradient update each after warm-up).
+    """
+    _check_span(panel, train_start, train_stop, env_config)
+    if algo not in ALGORITHMS:
+        raise ConfigError(f"unknown algorithm {algo!r}; choose from {list(ALGORITHMS)}")
+    raw = features if features is not None else build_features(panel, variant, sources=sources,
+                                                                progress=progress)
+    if scaler is None:
+        scaler = FeatureScaler().fit(raw, stop=train_stop)
+    feats = scaler.transform(raw)
+    core = PortfolioCore(panel.simple_returns(), feats.values, panel.available, env_config)
+    env = PortfolioEnv(core, span=(train_start, train_stop), symbols=panel.symbols)
+    common = dict(total_steps=steps, seed=seed, callbacks=callbacks, progress=progress, log_dir=log_dir,
+                  description=description, diagnostic_dir=diagnostic_dir)
+    result = _fit(env, algo, sac_config if algo == "sac" else ppo_config, init, seed, common)
+    return TrainedModel.of(
+        result.learner, algo=algo, sac_config=sac_config, ppo_config=ppo_config, train_result=result,
+        scaler=scaler, variant=variant, layout=ObservationLayout(symbols=panel.symbols, features=raw.names),
+        env_config=env_config, sources=sources,
+        train_window=(str(panel.dates[train_start]), str(panel.dates[train_stop])))
+
+
+def _check_span(panel: MarketPanel, train_start: int, train_stop: int, env_config: EnvConfig) -> None:
+    if not 0 <= train_start < train_stop < panel.n_dates:
+        raise EvaluationWindowError(
+            f"training rows {train_start}..{train_stop} do not fit in the data's "
+            f"{panel.n_dates} rows ({panel.dates[0]}..{panel.dates[-1]})")
+    if train_stop - train_start < env_config.episode_length:
+        raise EvaluationWindowError(
+            f"the training span {panel.dates[train_start]}..{panel.dates[train_stop]} has "
+            f"{train_stop - train_start} weeks, fewer than one episode "
+            f"({env_config.episode_length}); use more data or a shorter --episode-length")
+
+
+def _fit(env: PortfolioEnv, algo: str, config: SACConfig | PPOConfig, init: TrainedModel | None,
+         seed: int, common: dict) -> TrainResult:
+    """Train a new learner, or one that starts from ``init``'s weights."""
+    learner_cls, train = (SAC, train_sac) if algo == "sac" else (PPO, train_ppo)
+    learner = None
+    if init is not None:
+        obs_dim, act_dim = env.observation_space.shape[0], env.action_space.shape[0]
+        learner = learner_cls(obs_dim, act_dim, config=config, seed=seed)
+        learner.load_state_dicts(init.learner.state_dicts())
+    return train(env, config=config, learner=learner, **common)
+
+
+def training_rows_until(panel: MarketPanel, until: str | None) -> int:
+    """Row of the last date at or before ``until`` (default: the last row)."""
+    return panel.n_dates - 1 if until is None else int(panel.index_of(np.datetime64(until, "D")))

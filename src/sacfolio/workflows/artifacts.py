@@ -1,0 +1,60 @@
+"""A trained model to and from registry artifacts.
+
+``actor.pt critic.pt critic_target.pt log_alpha.pt`` are state_dicts;
+``scaler.json config.json symbol_order.json`` are JSON (see :mod:`sacfolio.model.files`).
+Nothing is pickled, so loading a version can never run code. Serving loads only the
+bundle (:func:`bundle_from_artifacts`); finetuning needs the whole learner
+(:func:`trained_from_artifacts`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sacfolio.agents.config import SACConfig
+from sacfolio.agents.sac import SAC
+from sacfolio.exceptions import ConfigError, CorruptArtifactError
+from sacfolio.model.bundle import ModelBundle
+from sacfolio.model.files import bundle_documents, load_bundle, read_layout
+from sacfolio.registry.artifacts import ModelArtifacts
+from sacfolio.train.portfolio import TrainedModel
+
+__all__ = ["SAC_FILES", "to_artifacts", "bundle_from_artifacts", "trained_from_artifacts"]
+
+SAC_FILES = ("actor.pt", "critic.pt", "critic_target.pt", "log_alpha.pt",
+             "scaler.json", "config.json", "symbol_order.json")
+"""Every file of a registered SAC version (finetuning restores all of them)."""
+
+
+def to_artifacts(model: TrainedModel, *, metadata: dict[str, Any]) -> ModelArtifacts:
+    """Package ``model`` for :meth:`Registry.save`; ``metadata`` goes to metadata.json.
+
+    Only SAC models are registered; the PPO baseline is trained for comparison only.
+    """
+    if model.algo != "sac":
+        raise ConfigError(f"only SAC models are registered, got a {model.algo!r} model")
+    bundle = model.bundle
+    return ModelArtifacts(
+        tensors=model.learner.state_dicts(),
+        documents=bundle_documents(bundle),
+        metadata={**metadata, "variant": bundle.variant, "train_window": list(bundle.train_window),
+                  "universe": list(bundle.symbols)},
+    )
+
+
+def bundle_from_artifacts(artifacts: ModelArtifacts) -> ModelBundle:
+    """The bundle of a loaded version: actor, scaler, layout and settings (no learner)."""
+    return load_bundle(artifacts.tensors, artifacts.documents, artifacts.metadata,
+                       version=str(artifacts.version))
+
+
+def trained_from_artifacts(artifacts: ModelArtifacts) -> TrainedModel:
+    """Rebuild the learner (actor, critics, temperature) and bundle of a loaded version."""
+    missing = [f for f in SAC_FILES if f not in artifacts.tensors and f not in artifacts.documents]
+    if missing:
+        raise CorruptArtifactError(f"version {artifacts.version} lacks {missing}; it is not a SAC model")
+    layout = read_layout(artifacts.documents, str(artifacts.version))
+    sac_config = SACConfig.from_dict(artifacts.documents["config.json"]["sac"])
+    learner = SAC(layout.obs_dim, layout.act_dim, config=sac_config)
+    learner.load_state_dicts(artifacts.tensors)
+    return TrainedModel(learner=learner, bundle=bundle_from_artifacts(artifacts), sac_config=sac_config)

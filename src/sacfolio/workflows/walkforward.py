@@ -1,0 +1,153 @@
+"""Run a walk-forward plan: train every task, backtest each fold's model, run the
+baselines through the same broker, and collect the out-of-sample record.
+
+Tasks run one after another here; each carries its own seeds, so running the same
+tasks elsewhere (another process, a cluster) gives the same results.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from sacfolio.agents.config import SACConfig
+from sacfolio.data.panel import MarketPanel
+from sacfolio.env.config import EnvConfig
+from sacfolio.evaluate.backtest import backtest_strategy
+from sacfolio.evaluate.results import BacktestResult, Fold, WalkForwardResult
+from sacfolio.evaluate.walkforward import (AGENT, TrainingTask, WalkForwardConfig, WalkForwardPlan,
+                                           backtest_model, plan_walk_forward)
+from sacfolio.features.blocks import FeatureSet
+from sacfolio.features.variants import FeatureSources, build_features
+from sacfolio.strategies import make_strategies
+from sacfolio.train.portfolio import PORTFOLIO_SAC, TrainedModel, train_model
+
+__all__ = ["TaskResult", "run_task", "run_walk_forward"]
+
+OnFold = Callable[[Fold, TrainedModel], None]
+
+
+@dataclass(kw_only=True)
+class TaskResult:
+    """What one training task produced: a model and a backtest per fold, with timings."""
+
+    task: TrainingTask
+    models: list[TrainedModel] = field(default_factory=list)
+    backtests: list[BacktestResult] = field(default_factory=list)
+    training: list[dict] = field(default_factory=list)
+    train_seconds: float = 0.0
+    backtest_seconds: float = 0.0
+
+
+def run_task(task: TrainingTask, panel: MarketPanel, features: FeatureSet, *, variant: str,
+             env_config: EnvConfig, sac_config: SACConfig, sources: FeatureSources, progress: bool,
+             log_dir: str | Path | None, on_fold: OnFold | None = None) -> TaskResult:
+    """Train ``task``'s folds in order (warm-started when the task says so) and backtest each."""
+    out = TaskResult(task=task)
+    previous: TrainedModel | None = None
+    for k, (fold, seed, steps) in enumerate(zip(task.folds, task.seeds, task.steps)):
+        t0 = time.perf_counter()
+        warm = task.warm_start and previous is not None
+        trained = train_model(
+            panel, train_start=fold.train_start, train_stop=fold.train_stop, variant=variant,
+            env_config=env_config, sac_config=sac_config, algo=task.agent, steps=steps, seed=seed,
+            init=previous if warm else None, features=features, sources=sources, progress=progress,
+            log_dir=None if log_dir is None else Path(log_dir) / f"{task.agent}_fold_{fold.label}",
+            description=f"{task.agent} fold {fold.label}",
+        )
+        t1 = time.perf_counter()
+        out.backtests.append(backtest_model(trained.bundle, panel, fold, name=task.agent, features=features))
+        out.train_seconds += t1 - t0
+        out.backtest_seconds += time.perf_counter() - t1
+        out.models.append(trained)
+        out.training.append(_training_row(task.agent, fold, trained, warm, t1 - t0))
+        previous = trained
+        if on_fold is not None and task.agent == AGENT:
+            on_fold(fold, trained)
+    return out
+
+
+def _training_row(agent: str, fold: Fold, trained: TrainedModel, warm: bool, seconds: float) -> dict:
+    tr = trained.train_result
+    return {
+        "agent": agent, "fold": fold.label, "train_window": list(trained.bundle.train_window),
+        "warm_start": warm, "steps": tr.n_steps, "updates": tr.n_updates,
+        "seconds": round(seconds, 2), "steps_per_second": round(tr.steps_per_second, 1),
+        "last_episode_returns": [round(x, 5) for x in tr.episode_returns[-5:]],
+        "stopped_early": bool(tr.stopped_early), "health": tr.health.get("status"),
+    }
+
+
+def run_walk_forward(
+    panel: MarketPanel,
+    *,
+    config: WalkForwardConfig = WalkForwardConfig(),
+    env_config: EnvConfig = EnvConfig(),
+    sac_config: SACConfig = PORTFOLIO_SAC,
+    progress: bool = True,
+    log_dir: str | Path | None = None,
+    on_fold: OnFold | None = None,
+    sources: FeatureSources = FeatureSources(),
+    cache_dir: str | Path | None = None,
+) -> tuple[WalkForwardResult, TrainedModel]:
+    """Plan, train and test fold by fold; return every strategy's results and the last model.
+
+    Parameters
+    ----------
+    on_fold : callable, optional
+        Called with each fold and its trained SAC model (e.g. to print progress).
+
+    Returns
+    -------
+    (WalkForwardResult, TrainedModel)
+        The last fold's SAC model was trained on everything before the last test year.
+    """
+    plan = plan_walk_forward(panel, config)
+    raw = build_features(panel, config.variant, sources=sources, cache_dir=cache_dir, progress=progress)
+    done = [run_task(task, panel, raw, variant=config.variant, env_config=env_config, sac_config=sac_config,
+                     sources=sources, progress=progress, log_dir=log_dir, on_fold=on_fold)
+            for task in plan.tasks]
+    t0 = time.perf_counter()
+    strategies = make_strategies(panel, config.baselines, rules=env_config.rules)
+    results: dict[str, list[BacktestResult]] = {a: [] for a in config.agents}
+    for r in done:
+        results[r.task.agent] += r.backtests
+    for name, strategy in strategies.items():
+        results[name] = [backtest_strategy(panel, strategy, fold, env_config.rules, name=name)
+                         for fold in plan.folds]
+    baseline_seconds = time.perf_counter() - t0
+    model = next(r for r in reversed(done) if r.task.agent == AGENT).models[-1]
+    info = _run_info(plan, raw, sources, env_config, sac_config, done, model, baseline_seconds, panel)
+    info["baseline_fallbacks"] = {n: int(getattr(s, "fallbacks", 0)) for n, s in strategies.items()}
+    wf = WalkForwardResult(symbols=panel.symbols, folds=plan.folds,
+                           results={k: tuple(v) for k, v in results.items()}, info=info)
+    return wf, model
+
+
+def _run_info(plan: WalkForwardPlan, raw: FeatureSet, sources: FeatureSources, env_config: EnvConfig,
+              sac_config: SACConfig, done: list[TaskResult], model: TrainedModel, baseline_seconds: float,
+              panel: MarketPanel) -> dict:
+    """The run's settings, training log and timings, for the report's metrics.json."""
+    config = plan.config
+    training = sorted((row for r in done for row in r.training),
+                      key=lambda row: ([f.label for f in plan.folds].index(row["fold"]),
+                                       config.agents.index(row["agent"])))
+    return {
+        "agent": AGENT,
+        "variant": config.variant,
+        "state_features": list(raw.names),
+        "sources": sources.to_dict(),
+        "walk_forward": config.to_dict(),
+        "env": env_config.to_dict(),
+        "sac": sac_config.to_dict(),
+        "agents": list(config.agents),
+        "training": training,
+        "health": model.train_result.health if model.train_result else {},
+        "seconds": {"train": round(sum(r.train_seconds for r in done), 1),
+                    "backtest": round(sum(r.backtest_seconds for r in done), 2),
+                    "baselines": round(baseline_seconds, 1)},
+        "data": {"source": panel.source, "start": str(panel.dates[0]), "end": str(panel.dates[-1]),
+                 "symbols": list(panel.symbols)},
+    }
