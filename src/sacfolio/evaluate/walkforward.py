@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
 from sacfolio.agents.learner import ALGORITHMS
 from sacfolio.data.panel import MarketPanel
 from sacfolio.evaluate.backtest import policy_decider, run_backtest
@@ -124,15 +122,13 @@ class WalkForwardPlan:
 
 
 def task_seed(root: int, fold_index: int) -> int:
-    """The training seed of fold ``fold_index``, derived from the run's root seed.
+    """The training seed of fold ``fold_index``: ``root + fold_index``.
 
-    ``SeedSequence(root, spawn_key=(fold_index,))`` gives each fold a well-mixed seed of
-    its own that depends on nothing but the root seed and the fold, so any executor that
-    runs the fold gets the same one. Every agent trains fold k with the same seed, so SAC
-    and PPO see the same episodes.
+    It depends on nothing but the root seed and the fold, so any executor that runs the
+    fold gets the same one. Every agent trains fold k with the same seed, so SAC and PPO
+    see the same episodes.
     """
-    sequence = np.random.SeedSequence(int(root), spawn_key=(int(fold_index),))
-    return int(sequence.generate_state(1, dtype=np.uint32)[0])
+    return int(root) + int(fold_index)
 
 
 def plan_walk_forward(panel: MarketPanel, config: WalkForwardConfig) -> WalkForwardPlan:
