@@ -1,16 +1,19 @@
-"""PortfolioCore: costs on drifted weights, rewards, episode bookkeeping, batching."""
+"""PortfolioCore: costs on drifted weights, rewards, action modes, execution, episodes, batching."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
 import pytest
 
+from sacfolio.broker.execution import ExecutionRules
 from sacfolio.broker.rules import PortfolioRules
+from sacfolio.broker.targets import equal_weights
 from sacfolio.env.config import EnvConfig
 from sacfolio.env.core import PortfolioCore
-from sacfolio.exceptions import EvaluationWindowError
+from sacfolio.exceptions import DataError, EvaluationWindowError
 
 LOOSE = EnvConfig(rules=PortfolioRules(cash_floor=0.02, max_weight=0.6, cost_bps=10.0))
 
@@ -160,3 +163,94 @@ def test_reset_rejects_rows_outside_the_data(start, stop):
 def test_non_finite_inputs_are_rejected():
     with pytest.raises(ValueError, match="finite"):
         PortfolioCore(np.zeros((3, 2)), np.full((3, 2, 1), np.nan), np.ones((3, 2), bool), EnvConfig())
+
+
+# ------------------------------------------- action modes, execution, rewards, training costs
+def test_a_zero_residual_action_holds_exactly_the_benchmark_every_row():
+    config = EnvConfig(action_mode="residual", tilt=0.05)
+    core, _, available, _ = _random_core(4, config=config)
+    np.testing.assert_array_equal(core.benchmark, np.stack([equal_weights(a, config.rules) for a in available]))
+    core.reset(np.array([0, 7]), np.array([30, 30]))
+    for _ in range(20):
+        _, _, _, info = core.step(np.zeros((2, 6)))
+        np.testing.assert_array_equal(info["weights"], core.benchmark[info["t"]])
+
+
+def test_the_residual_core_follows_a_given_benchmark():
+    core, _, available, _ = _random_core(5)
+    strategy = np.where(np.append(available, np.ones((len(available), 1), bool), axis=1), 1.0, 0.0)
+    strategy[:, :-1] *= 0.1  # 10% per tradable stock, the rest in cash: feasible
+    strategy[:, -1] = 1.0 - strategy[:, :-1].sum(axis=1)
+    config = EnvConfig(action_mode="residual")
+    core = PortfolioCore(core.returns, np.zeros(core.returns.shape + (0,)), available, config, benchmark=strategy)
+    core.reset(np.array([2]), np.array([10]))
+    _, _, _, info = core.step(np.zeros((1, 6)))
+    np.testing.assert_array_equal(info["weights"][0], strategy[2])
+    with pytest.raises(DataError, match="benchmark weights must be"):
+        PortfolioCore(core.returns, np.zeros(core.returns.shape + (0,)), available, config, benchmark=strategy[1:])
+
+
+def test_partial_rebalancing_in_the_core_by_hand():
+    config = dataclasses.replace(LOOSE, execution=ExecutionRules(rebalance_rate=0.5))
+    core = _two_stock_core(config)
+    core.reset(np.array([0]), np.array([2]))
+    # half way from 100% cash to (0.5, 0.3, 0.2): (0.25, 0.15, 0.6); turnover 0.4, cost 0.0004
+    #   gross 0.25 * 1.10 + 0.15 * 0.95 + 0.6 = 1.0175, net growth 0.9996 * 1.0175
+    _, reward, _, info = core.step_weights(np.array([[0.5, 0.3, 0.2]]))
+    np.testing.assert_allclose(info["weights"][0], [0.25, 0.15, 0.6], atol=1e-15)
+    assert info["turnover"][0] == pytest.approx(0.4, abs=1e-15)
+    assert info["cost"][0] == pytest.approx(0.0004, abs=1e-16)
+    assert reward[0] == pytest.approx(math.log(0.9996 * 1.0175), abs=1e-14)
+    # what a step would trade from given weights, without stepping (serving asks this)
+    drifted = core.weights
+    traded = core.trade_weights(np.array([[0.5, 0.3, 0.2]]), np.array([1]), drifted)
+    _, _, _, info = core.step_weights(np.array([[0.5, 0.3, 0.2]]))
+    np.testing.assert_array_equal(traded, info["weights"])
+
+
+def test_the_training_cost_multiplier_is_charged_in_training_cores_only():
+    config = dataclasses.replace(LOOSE, train_cost_multiplier=2.5)
+    costs = {}
+    for training in (False, True):
+        returns = np.array([[0.0, 0.0], [0.10, -0.05], [-0.20, 0.0]])
+        core = PortfolioCore(returns, np.zeros((3, 2, 0)), np.ones((3, 2), bool), config, training=training)
+        core.reset(np.array([0]), np.array([2]))
+        _, reward, _, info = core.step_weights(np.array([[0.5, 0.3, 0.2]]))
+        costs[training] = (core.cost_rate, info["cost"][0], reward[0])
+    # turnover 0.8: 10 bps -> 0.0008 in a backtest, 25 bps -> 0.002 in training
+    assert costs[False][:2] == pytest.approx((0.001, 0.0008), abs=1e-15)
+    assert costs[True][:2] == pytest.approx((0.0025, 0.002), abs=1e-15)
+    assert costs[True][2] == pytest.approx(math.log(0.998 * 1.035), abs=1e-14)
+
+
+def test_excess_reward_is_the_log_return_less_the_benchmark_portfolios():
+    execution = ExecutionRules(rebalance_rate=0.5, no_trade_band=0.01)
+    excess = EnvConfig(reward="excess_log_return", execution=execution)
+    plain = EnvConfig(execution=execution)
+    core, *_ = _random_core(6, config=excess)
+    agent, *_ = _random_core(6, config=plain)
+    bench, *_ = _random_core(6, config=plain)
+    rng = np.random.default_rng(1)
+    for c in (core, agent, bench):
+        c.reset(np.array([3, 9]), np.array([30, 30]))
+    for _ in range(15):
+        action = rng.uniform(-1, 1, (2, 6))
+        t = core.t
+        _, reward, _, _ = core.step(action)
+        _, r_agent, _, _ = agent.step(action)
+        _, r_bench, _, _ = bench.step_weights(bench.benchmark[t])  # equal weight, same execution and costs
+        np.testing.assert_allclose(reward, r_agent - r_bench, rtol=0, atol=1e-15)
+
+
+def test_a_zero_residual_action_earns_an_excess_reward_of_exactly_zero():
+    config = EnvConfig(action_mode="residual", reward="excess_log_return", train_cost_multiplier=3.0,
+                       execution=ExecutionRules(rebalance_rate=0.25, no_trade_band=0.005))
+    core, *_ = _random_core(7, config=config)
+    core = PortfolioCore(core.returns, np.zeros(core.returns.shape + (0,)), core.available, config, training=True)
+    core.reset(np.array([0, 5, 12]), np.array([35, 35, 35]))
+    paid = 0.0
+    for _ in range(20):
+        _, reward, _, info = core.step(np.zeros((3, 6)))
+        np.testing.assert_array_equal(reward, 0.0)
+        paid += info["cost"].sum()
+    assert paid > 0.0  # both portfolios traded and paid (the same) costs

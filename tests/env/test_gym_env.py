@@ -99,3 +99,13 @@ def test_bad_spans_are_rejected(panel):
     env = _env(panel)
     with pytest.raises(EvaluationWindowError, match="start row 95"):
         env.reset(options={"start": 95})
+
+
+def test_from_panel_builds_a_training_env_that_charges_the_training_cost(panel):
+    config = EnvConfig(episode_length=10, train_cost_multiplier=3.0, action_mode="residual",
+                       reward="excess_log_return")
+    env = PortfolioEnv.from_panel(panel, config=config, span=(60, 100))
+    assert env.core.training and env.core.cost_rate == pytest.approx(0.003, abs=1e-15)
+    env.reset(seed=0)
+    _, reward, *_ = env.step(np.zeros(env.action_space.shape, dtype=np.float32))
+    assert reward == 0.0  # the zero tilt is the benchmark: no excess

@@ -21,7 +21,10 @@ import numpy as np
 
 from sacfolio.broker.rules import PortfolioRules
 
-__all__ = ["FeasibleSet", "checked_vector", "project_weights", "weight_bounds"]
+__all__ = ["FeasibleSet", "checked_vector", "feasible_rows", "project_weights", "weight_bounds"]
+
+FEASIBLE_TOLERANCE = 1e-12
+"""How far feasible weights may be from their bounds and their sum from 1 (rounding)."""
 
 
 def checked_vector(values: np.ndarray, available: np.ndarray | None, *,
@@ -69,6 +72,28 @@ def weight_bounds(available: np.ndarray, rules: PortfolioRules) -> tuple[np.ndar
     hi = np.ones(shape)
     hi[..., :-1] = np.where(available, rules.max_weight, 0.0)
     return lo, hi
+
+
+def feasible_rows(w: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Which rows of ``w`` already lie in the feasible set, to the projection's own precision.
+
+    A row is feasible when every weight is within ``[lo - 1e-12, hi + 1e-12]`` and the
+    row sums to 1 within 1e-12 (:data:`FEASIBLE_TOLERANCE`): e.g. the constrained equal
+    weight of :func:`~sacfolio.broker.targets.equal_weights`, whose CASH can sit an ulp
+    below the floor.
+
+    Parameters
+    ----------
+    w : ndarray float64, shape (..., N + 1)
+    lo, hi : ndarray float64, broadcastable to ``w``
+        :func:`weight_bounds`.
+
+    Returns
+    -------
+    ndarray bool, shape ``w.shape[:-1]``
+    """
+    inside = ((w >= lo - FEASIBLE_TOLERANCE) & (w <= hi + FEASIBLE_TOLERANCE)).all(axis=-1)
+    return inside & (np.abs(w.sum(axis=-1) - 1.0) <= FEASIBLE_TOLERANCE)
 
 
 def _project_box_simplex(y: np.ndarray, bounds: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -214,3 +239,16 @@ class FeasibleSet:
     def project(self, y: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """Project ``y`` (B, N + 1) onto the feasible sets of ``rows`` (B,); returns (B, N + 1)."""
         return _project_box_simplex(y, self._bounds[rows], self._target[rows])
+
+    def nearest(self, y: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """:meth:`project`, except that rows of ``y`` already feasible (:func:`feasible_rows`)
+        come back bit for bit.
+
+        The projection of a feasible point is the point itself; the water-filling
+        returns it only up to ~1e-16, this returns it exactly, so a zero tilt of a
+        feasible benchmark is the benchmark. Shapes as in :meth:`project`.
+        """
+        out = self.project(y, rows)
+        keep = feasible_rows(y, self.lo[rows], self.hi[rows])
+        out[keep] = y[keep]
+        return out

@@ -9,10 +9,11 @@ from typing import Annotated
 import typer
 
 from sacfolio.cli.app import app, console
-from sacfolio.cli.options import (AgentsOpt, AuxLongOpt, AuxOpt, AuxShortOpt, BaselinesOpt, DataOpt, EndOpt,
-                                  FoldStepsOpt, FundamentalsOpt, HomeOpt, NewsOpt, ProgressOpt, SeedOpt,
-                                  StartOpt, StepsOpt, UnsafeLrOpt, VariantOpt, YearsOpt, sac_options,
-                                  split_names)
+from sacfolio.cli.options import (ActionModeOpt, AgentsOpt, AuxLongOpt, AuxOpt, AuxShortOpt, BaselinesOpt,
+                                  DataOpt, EndOpt, FoldStepsOpt, FundamentalsOpt, HomeOpt, NewsOpt,
+                                  NoTradeBandOpt, ProgressOpt, RebalanceRateOpt, RewardOpt, SeedOpt, StartOpt,
+                                  StepsOpt, TiltOpt, TrainCostOpt, UnsafeLrOpt, VariantOpt, YearsOpt,
+                                  env_options, sac_options, split_names)
 
 __all__ = ["demo", "evaluate", "open_registry"]
 
@@ -96,6 +97,12 @@ def demo(
     aux_coef_short: AuxShortOpt = 0.01,
     aux_coef_long: AuxLongOpt = 0.01,
     allow_unsafe_lr: UnsafeLrOpt = False,
+    action_mode: ActionModeOpt = "softmax",
+    tilt: TiltOpt = 0.02,
+    rebalance_rate: RebalanceRateOpt = 1.0,
+    no_trade_band: NoTradeBandOpt = 0.0,
+    reward: RewardOpt = "log_return",
+    train_cost_multiplier: TrainCostOpt = 1.0,
     register: Annotated[bool, typer.Option("--register/--no-register",
                                            help="Save the last fold's model in the registry and run the promotion gate.")] = True,
     home: HomeOpt = None,
@@ -105,6 +112,9 @@ def demo(
     Uses the embedded S&P 500 sample unless --data is given. For each test year the agent
     trains only on earlier weeks; the report lands in --out and the last fold's model is
     saved in the registry and put through the promotion gate.
+
+    To trade slowly around 1/N: --action-mode residual --tilt 0.02 --rebalance-rate 0.25
+    --no-trade-band 0.01 --reward excess_log_return --train-cost-multiplier 2.
     """
     from sacfolio.workflows.evaluation import EvaluationRequest
 
@@ -114,7 +124,10 @@ def demo(
         seed=seed, baselines=split_names(baselines), variant=variant, news=news, fundamentals=fundamentals,
         synthetic=synthetic, agents=split_names(agents), title=f"sacfolio demo ({variant})", progress=progress,
         sac_options=sac_options(aux=aux, aux_coef_short=aux_coef_short, aux_coef_long=aux_coef_long,
-                                allow_unsafe_lr=allow_unsafe_lr)))
+                                allow_unsafe_lr=allow_unsafe_lr),
+        env_options=env_options(action_mode=action_mode, tilt=tilt, rebalance_rate=rebalance_rate,
+                                no_trade_band=no_trade_band, reward=reward,
+                                train_cost_multiplier=train_cost_multiplier)))
     if register:
         _register(ev, home)
     console.print(f"[bold]demo finished[/bold] in {time.perf_counter() - t0:.0f}s")
@@ -139,12 +152,19 @@ def evaluate(
     aux_coef_short: AuxShortOpt = 0.01,
     aux_coef_long: AuxLongOpt = 0.01,
     allow_unsafe_lr: UnsafeLrOpt = False,
+    action_mode: ActionModeOpt = "softmax",
+    tilt: TiltOpt = 0.02,
+    rebalance_rate: RebalanceRateOpt = 1.0,
+    no_trade_band: NoTradeBandOpt = 0.0,
+    reward: RewardOpt = "log_return",
+    train_cost_multiplier: TrainCostOpt = 1.0,
     progress: ProgressOpt = True,
 ) -> None:
     """Walk-forward backtest of the agent and the baselines, with a report (no registration).
 
     Expanding window: for each test year the agent trains only on earlier data, then the
-    agent and every baseline run through the same cost code.
+    agent and every baseline run through the same cost code (the agent under its execution
+    rules: --rebalance-rate, --no-trade-band; the baselines trade to their targets).
     """
     from sacfolio.workflows.evaluation import EvaluationRequest
 
@@ -153,4 +173,7 @@ def evaluate(
         seed=seed, baselines=split_names(baselines), variant=variant, news=news, fundamentals=fundamentals,
         agents=split_names(agents), title=f"sacfolio walk-forward evaluation ({variant})", progress=progress,
         sac_options=sac_options(aux=aux, aux_coef_short=aux_coef_short, aux_coef_long=aux_coef_long,
-                                allow_unsafe_lr=allow_unsafe_lr)))
+                                allow_unsafe_lr=allow_unsafe_lr),
+        env_options=env_options(action_mode=action_mode, tilt=tilt, rebalance_rate=rebalance_rate,
+                                no_trade_band=no_trade_band, reward=reward,
+                                train_cost_multiplier=train_cost_multiplier)))

@@ -8,8 +8,10 @@ import typer
 
 from sacfolio.cli.app import app, console
 from sacfolio.cli.evaluate import open_registry
-from sacfolio.cli.options import (AuxLongOpt, AuxOpt, AuxShortOpt, DataOpt, FundamentalsOpt, HomeOpt, NewsOpt,
-                                  ProgressOpt, SeedOpt, StartOpt, StepsOpt, UnsafeLrOpt, sac_options)
+from sacfolio.cli.options import (ActionModeOpt, AuxLongOpt, AuxOpt, AuxShortOpt, DataOpt, FundamentalsOpt, HomeOpt,
+                                  NewsOpt, NoTradeBandOpt, ProgressOpt, RebalanceRateOpt, RewardOpt, SeedOpt,
+                                  StartOpt, StepsOpt, TiltOpt, TrainCostOpt, UnsafeLrOpt, env_options,
+                                  sac_options)
 
 __all__ = ["train"]
 
@@ -42,34 +44,55 @@ def train(
     aux_coef_short: AuxShortOpt = 0.01,
     aux_coef_long: AuxLongOpt = 0.01,
     allow_unsafe_lr: UnsafeLrOpt = False,
+    action_mode: ActionModeOpt = "softmax",
+    tilt: TiltOpt = 0.02,
+    rebalance_rate: RebalanceRateOpt = 1.0,
+    no_trade_band: NoTradeBandOpt = 0.0,
+    reward: RewardOpt = "log_return",
+    train_cost_multiplier: TrainCostOpt = 1.0,
     home: HomeOpt = None,
     progress: ProgressOpt = True,
 ) -> None:
     """Train a model (full or finetune), save it as a registry version, run the promotion gate.
 
     The new version becomes `current` only if it beats the current version's CAGR on the
-    same window and its weights are healthy.
+    same window and its weights are healthy. The env options (--action-mode, --tilt,
+    --rebalance-rate, --no-trade-band, --reward, --train-cost-multiplier) set how a full
+    model trades; a finetune keeps its parent's and refuses others.
     """
-    import dataclasses
-
-    from sacfolio.env.config import EnvConfig
     from sacfolio.features.variants import FeatureSources
-    from sacfolio.train.portfolio import PORTFOLIO_SAC
     from sacfolio.workflows.evaluation import load_panel
     from sacfolio.workflows.registration import train_and_register
 
     panel = load_panel(data, start, None)
-    sac_config = dataclasses.replace(PORTFOLIO_SAC, **sac_options(
+    sac_config, env_config = _configs(mode, sac_options(
         aux=aux, aux_coef_short=aux_coef_short, aux_coef_long=aux_coef_long, allow_unsafe_lr=allow_unsafe_lr,
-        lr=lr))
+        lr=lr), env_options(action_mode=action_mode, tilt=tilt, rebalance_rate=rebalance_rate,
+                            no_trade_band=no_trade_band, reward=reward, train_cost_multiplier=train_cost_multiplier))
     registry = open_registry(home, model)
     outcome = train_and_register(
         name=model, mode=mode, panel=panel, registry=registry, steps=steps, seed=seed, until=until,
         finetune_weeks=finetune_weeks, finetune_lr=finetune_lr, gate_weeks=gate_weeks,
-        min_confidence=min_confidence, force_reason=force, env_config=EnvConfig(), sac_config=sac_config,
+        min_confidence=min_confidence, force_reason=force, env_config=env_config, sac_config=sac_config,
         sources=FeatureSources.of(news, fundamentals), progress=progress)
     tr, window = outcome.model.train_result, outcome.model.bundle.train_window
-    console.print(f"trained {model} ({mode}) on {window[0]}..{window[1]}: "
-                  f"{tr.n_updates} updates in {tr.wall_seconds:.0f}s")
+    console.print(f"trained {model} ({mode}) on {window[0]}..{window[1]}: {tr.n_updates} updates in "
+                  f"{tr.wall_seconds:.0f}s")
     console.print(f"[bold]registry[/bold] {registry.root}: version {outcome.version}")
     console.print(f"[bold]gate[/bold] {outcome.decision.summary()}")
+
+
+def _configs(mode: str, sac: dict, env: dict):
+    """The SAC and env settings of a training; a finetune keeps its parent's env and refuses others."""
+    import dataclasses
+
+    from sacfolio.env.config import EnvConfig
+    from sacfolio.exceptions import ConfigError
+    from sacfolio.train.portfolio import PORTFOLIO_SAC
+
+    env_config = EnvConfig.from_dict(env)
+    if mode == "finetune" and env_config != EnvConfig():
+        raise ConfigError("a finetune trades under its parent's env settings; drop --action-mode, --tilt, "
+                          "--rebalance-rate, --no-trade-band, --reward and --train-cost-multiplier "
+                          "(or use --mode full)")
+    return dataclasses.replace(PORTFOLIO_SAC, **sac), env_config

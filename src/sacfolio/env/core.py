@@ -12,9 +12,11 @@ from typing import TypedDict
 import numpy as np
 
 from sacfolio.broker.costs import asset_growth, rebalance
+from sacfolio.broker.execution import execute
 from sacfolio.broker.projection import FeasibleSet
-from sacfolio.env.actions import masked_softmax
+from sacfolio.env.actions import benchmark_weights, masked_softmax, residual_point
 from sacfolio.env.config import EnvConfig
+from sacfolio.env.rewards import excess_log_return, log_return
 from sacfolio.exceptions import DataError, EvaluationWindowError
 
 __all__ = ["PortfolioCore", "StepInfo"]
@@ -32,7 +34,8 @@ class StepInfo(TypedDict):
     net_return : ndarray float64, shape (B,)
         Simple portfolio return of the period, costs included (``exp(reward) - 1``).
     weights : ndarray float64, shape (B, N + 1)
-        Target weights held over the period (after projection), CASH last.
+        Weights traded to and held over the period (the projected target after the
+        execution rules), CASH last.
     t : ndarray int64, shape (B,)
         Row of the decision; the period's returns are those of row ``t + 1``.
     """
@@ -57,22 +60,31 @@ class PortfolioCore:
     available : ndarray bool, shape (T, N)
         Tradable stocks per row; unavailable stocks are forced to weight 0.
     config : EnvConfig
-        Portfolio rules (constraints, costs) and action scale.
+        Portfolio rules (constraints, costs), execution, action mode and reward.
+    benchmark : ndarray float, shape (T, N + 1), optional
+        Benchmark weights per row for the residual action mode and the excess reward
+        (:func:`~sacfolio.env.actions.benchmark_weights`; default the constrained equal
+        weight). Unused by the softmax mode with the log-return reward.
+    training : bool, default False
+        A training env: costs are charged at ``cost_rate * config.train_cost_multiplier``.
+        Backtests and serving (the default) pay the rules' cost.
 
     Notes
     -----
     Observation at row t (float32, length ``obs_dim = N * F + N + 1``) is
     ``features[t].ravel()`` followed by the current drifted weights incl. CASH
     (``F`` may be 0: a market-only core for strategies that need no state).
-    A step at row t: project the target (:class:`~sacfolio.broker.projection.FeasibleSet`),
-    then the broker's :func:`~sacfolio.broker.costs.rebalance`: pay
-    ``cost = cost_rate * turnover``, earn ``gross = sum(target * (1 + r[t + 1]))``;
-    reward ``log((1 - cost) * gross)``; weights drift to ``target * (1 + r[t + 1]) / gross``;
-    ``t += 1``.
+    A step at row t: map the action to a target and project it
+    (:class:`~sacfolio.broker.projection.FeasibleSet`), apply the execution rules
+    (:func:`~sacfolio.broker.execution.execute`: the traded weights ``w``), then the
+    broker's :func:`~sacfolio.broker.costs.rebalance`: pay ``cost = cost_rate * turnover``,
+    earn ``gross = sum(w * (1 + r[t + 1]))``; reward ``log((1 - cost) * gross)`` (less the
+    benchmark portfolio's, for the excess reward); weights drift to
+    ``w * (1 + r[t + 1]) / gross``; ``t += 1``.
     """
 
     def __init__(self, returns: np.ndarray, features: np.ndarray, available: np.ndarray,
-                 config: EnvConfig) -> None:
+                 config: EnvConfig, *, benchmark: np.ndarray | None = None, training: bool = False) -> None:
         returns = np.asarray(returns, dtype=np.float64)
         features = np.asarray(features, dtype=np.float64)
         available = np.asarray(available, dtype=bool)
@@ -109,10 +121,20 @@ class PortfolioCore:
         self._open = np.ones((T, N + 1))
         self._open[:, :N] = available
         self._feasible = FeasibleSet(available, config.rules)
+        self._cap = np.ascontiguousarray(self._feasible.hi[:, :N])
+        self.training = bool(training)
         self._cost_rate = config.rules.cost_rate
+        if self.training and config.train_cost_multiplier != 1.0:
+            self._cost_rate *= config.train_cost_multiplier
+        self._bench = None
+        if benchmark is not None or config.needs_benchmark:
+            self._bench = benchmark_weights(available, config.rules, benchmark)
+            self._bench.flags.writeable = False
+        self._excess = config.reward == "excess_log_return"
         self._t = np.zeros(0, dtype=np.int64)
         self._stop = np.zeros(0, dtype=np.int64)
         self._w = np.zeros((0, N + 1))
+        self._wb = np.zeros((0, N + 1))  # the benchmark portfolios of the excess reward
 
     # ----------------------------------------------------------------- state
     @property
@@ -134,6 +156,19 @@ class PortfolioCore:
     def weights(self) -> np.ndarray:
         """Current drifted weights, shape (B, N + 1), CASH last (a copy)."""
         return self._w.copy()
+
+    @property
+    def cost_rate(self) -> float:
+        """Cost per unit of turnover this core charges (training multiplier included)."""
+        return self._cost_rate
+
+    @property
+    def benchmark(self) -> np.ndarray:
+        """Benchmark weights per row, shape (T, N + 1), CASH last (read-only)."""
+        if self._bench is None:
+            self._bench = benchmark_weights(self.available, self.config.rules)
+            self._bench.flags.writeable = False
+        return self._bench
 
     def observe(self) -> np.ndarray:
         """Observations at the current rows, float32 of shape (B, obs_dim)."""
@@ -197,16 +232,18 @@ class PortfolioCore:
         cash[:, -1] = 1.0
         if which is None:
             self._t, self._stop, self._w = start.copy(), stop.copy(), cash
+            self._wb = cash.copy()
         else:
             which = np.asarray(which, dtype=bool)
             if which.shape != self._t.shape or int(which.sum()) != len(start):
                 raise ValueError(f"which must be a ({len(self._t)},) mask with {len(start)} True entries")
             self._t[which], self._stop[which], self._w[which] = start, stop, cash
+            self._wb[which] = cash
         return self.observe()
 
     # ------------------------------------------------------------------ step
     def step(self, action: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, StepInfo]:
-        """Rebalance to ``action_to_weights(action)`` at the current rows and advance one row.
+        """Trade towards ``action_to_weights(action)`` at the current rows and advance one row.
 
         Parameters
         ----------
@@ -217,18 +254,24 @@ class PortfolioCore:
         -------
         obs : ndarray float32, shape (B, obs_dim)
         reward : ndarray float64, shape (B,)
-            ``log`` of net growth of portfolio value over the period.
+            ``log`` of net growth of portfolio value over the period (less the benchmark
+            portfolio's for ``reward="excess_log_return"``).
         done : ndarray bool, shape (B,)
             True where the episode reached its stop row (a time limit, not a terminal state).
         info : StepInfo
         """
         t = self._check_running()
-        soft = masked_softmax(np.asarray(action, dtype=np.float64), self.config.logit_scale, self._open[t])
-        target = self._feasible.project(soft, t)
-        return self._advance(t, target)
+        action = np.asarray(action, dtype=np.float64)
+        if self.config.action_mode == "residual":
+            point = residual_point(action, self.benchmark[t], self._open[t, :-1], self.config.tilt)
+            target = self._feasible.nearest(point, t)
+        else:
+            soft = masked_softmax(action, self.config.logit_scale, self._open[t])
+            target = self._feasible.project(soft, t)
+        return self._advance(t, self._execute(target, self._w, t))
 
     def step_weights(self, target: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, StepInfo]:
-        """Rebalance to ``target`` (projected onto the constraints at the current rows) and advance.
+        """Trade towards ``target`` (projected onto the constraints at the current rows) and advance.
 
         Parameters
         ----------
@@ -245,8 +288,31 @@ class PortfolioCore:
             raise ValueError(f"target weights must have shape {self._w.shape}, got {target.shape}")
         if not np.isfinite(target).all():
             raise ValueError("target weights must be finite")
-        target = self._feasible.project(target, t)
-        return self._advance(t, target)
+        return self._advance(t, self.trade_weights(target, t, self._w))
+
+    def trade_weights(self, target: np.ndarray, rows: np.ndarray, drifted: np.ndarray) -> np.ndarray:
+        """The weights a step at ``rows`` trades to from ``drifted`` for ``target``.
+
+        What :meth:`step_weights` holds over the period (and serving answers): ``target``
+        projected onto the rules of each row, then the execution rules from ``drifted``.
+
+        Parameters
+        ----------
+        target, drifted : ndarray float64, shape (B, N + 1)
+        rows : ndarray int, shape (B,)
+
+        Returns
+        -------
+        ndarray float64, shape (B, N + 1)
+        """
+        rows = np.asarray(rows, dtype=np.int64)
+        return self._execute(self._feasible.project(target, rows), drifted, rows)
+
+    def _execute(self, target: np.ndarray, drifted: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        execution = self.config.execution
+        if execution.immediate:
+            return target
+        return execute(target, drifted, self._cap[rows], self.config.rules.cash_floor, execution)
 
     def _check_running(self) -> np.ndarray:
         t = self._t
@@ -255,8 +321,15 @@ class PortfolioCore:
         return t
 
     def _advance(self, t: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, StepInfo]:
-        fill = rebalance(target, self._w, self._growth[t + 1], self._cost_rate)
-        reward = np.log(fill.growth)
+        growth = self._growth[t + 1]
+        fill = rebalance(target, self._w, growth, self._cost_rate)
+        if self._excess:
+            held = self._execute(self.benchmark[t], self._wb, t)
+            bench = rebalance(held, self._wb, growth, self._cost_rate)
+            reward = excess_log_return(fill.growth, bench.growth)
+            self._wb = bench.drifted
+        else:
+            reward = log_return(fill.growth)
         self._w = fill.drifted
         self._t = t + 1
         obs = self.observe()

@@ -19,7 +19,8 @@ __all__ = ["PortfolioEnv"]
 
 
 class PortfolioEnv(gym.Env):
-    """Rebalance N stocks and CASH once per row; reward is the log growth net of costs.
+    """Rebalance N stocks and CASH once per row; reward is the log growth net of costs
+    (or its excess over the benchmark's, ``EnvConfig.reward``).
 
     Each episode is a random window of ``core.config.episode_length`` decisions
     inside ``span = (lo, hi)``: decisions at rows ``start .. start + L - 1`` with
@@ -42,7 +43,9 @@ class PortfolioEnv(gym.Env):
     observation_space : Box float32, shape (N * F + N + 1,)
         Features of row t (stock-major, unbounded), then the drifted weights incl. CASH in [0, 1].
     action_space : Box float32 [-1, 1], shape (N + 1,)
-        Scaled to logits, softmax, projected (see :func:`action_to_weights`).
+        Mapped to a target by the action mode (softmax or a residual tilt of the
+        benchmark), projected, traded under the execution rules (see
+        :func:`action_to_weights`, :mod:`sacfolio.broker.execution`).
     scaler : FeatureScaler or None
         Set by :meth:`from_panel`: the scaler fitted on the training rows.
     feature_names : tuple of str
@@ -107,8 +110,8 @@ class PortfolioEnv(gym.Env):
         Returns
         -------
         PortfolioEnv
-            With ``env.scaler`` holding the scaler and ``env.core`` covering all T rows
-            (backtests after the span reuse it with the training scaler).
+            With ``env.scaler`` holding the scaler and ``env.core`` covering all T rows,
+            a training core (it charges ``EnvConfig.train_cost_multiplier`` times the cost).
         """
         feats = price_features(panel) if features is None else features
         if feats.symbols != panel.symbols or len(feats.dates) != panel.n_dates or (feats.dates != panel.dates).any():
@@ -122,7 +125,7 @@ class PortfolioEnv(gym.Env):
         elif scaler_stop is not None:
             raise ConfigError(f"scaler_stop={scaler_stop} given with a fitted scaler; pass one of them.")
         scaled = scaler.transform(feats)
-        core = PortfolioCore(panel.simple_returns(), scaled.values, panel.available, config)
+        core = PortfolioCore(panel.simple_returns(), scaled.values, panel.available, config, training=True)
         env = cls(core, span=(lo, hi), symbols=panel.symbols)
         env.scaler = scaler
         env.feature_names = scaled.names
@@ -158,7 +161,7 @@ class PortfolioEnv(gym.Env):
         -------
         obs : ndarray float32, shape (obs_dim,)
         reward : float
-            Log growth of portfolio value net of costs.
+            Log growth of portfolio value net of costs (``EnvConfig.reward``).
         terminated : bool
             Always False.
         truncated : bool

@@ -13,7 +13,7 @@ import numpy as np
 
 from sacfolio.broker.rules import PortfolioRules
 from sacfolio.data.panel import MarketPanel
-from sacfolio.env.actions import action_to_weights
+from sacfolio.env.actions import action_to_weights, benchmark_weights
 from sacfolio.env.config import EnvConfig
 from sacfolio.env.core import PortfolioCore
 from sacfolio.evaluate.results import BacktestResult, Fold
@@ -39,7 +39,8 @@ def run_backtest(
     """Run one portfolio from 100% CASH with decisions at rows ``start .. stop - 1``.
 
     At each row t, ``decide(t, obs, drifted)`` returns target weights (any finite
-    weights: the core projects them onto the constraints at row t), the core
+    weights: the core projects them onto the constraints at row t), the core trades
+    towards them under its execution rules (:meth:`PortfolioCore.trade_weights`),
     charges costs on the drift and realizes the returns of row t + 1. This resets
     ``core`` to a batch of one portfolio.
 
@@ -60,7 +61,8 @@ def run_backtest(
     Returns
     -------
     BacktestResult
-        S = stop - start periods: projected target weights, net returns, turnover, costs.
+        S = stop - start periods: the weights traded to (projected, after execution),
+        net returns, turnover, costs.
     """
     if not 0 <= start < stop <= core.n_rows - 1:
         raise EvaluationWindowError(f"backtest rows start={start}, stop={stop} must satisfy "
@@ -92,6 +94,7 @@ def policy_decider(
     act_fn: Callable[[np.ndarray], np.ndarray],
     config: EnvConfig,
     available: np.ndarray,
+    benchmark: np.ndarray | None = None,
 ) -> Decide:
     """Turn a deterministic policy into a ``decide`` function for :func:`run_backtest`.
 
@@ -100,20 +103,25 @@ def policy_decider(
     act_fn : callable
         ``act_fn(obs (1, obs_dim) float32) -> action (1, N + 1)`` in [-1, 1].
     config : EnvConfig
-        Action scale and constraints (the training env's config).
+        Action mode, its scale or tilt, and constraints (the training env's config).
     available : ndarray bool, shape (T, N)
         Tradable stocks per row (``panel.available``).
+    benchmark : ndarray float, shape (T, N + 1), optional
+        The residual mode's benchmark weights per row (``core.benchmark``); default the
+        constrained equal weight, as in the core.
 
     Returns
     -------
     callable
-        ``decide(t, obs, drifted) = action_to_weights(act_fn(obs[None]), config, available[t])[0]``.
+        ``decide(t, obs, drifted) = action_to_weights(act_fn(obs[None]), config, available[t],
+        benchmark[t])[0]``: the policy's target; the core then applies the execution rules.
     """
     available = np.asarray(available, dtype=bool)
+    table = benchmark_weights(available, config.rules, benchmark) if config.action_mode == "residual" else None
 
     def decide(t: int, obs: np.ndarray, drifted: np.ndarray) -> np.ndarray:
         action = np.asarray(act_fn(obs[None, :]), dtype=np.float64)
-        return action_to_weights(action, config, available[t])[0]
+        return action_to_weights(action, config, available[t], None if table is None else table[t])[0]
 
     return decide
 

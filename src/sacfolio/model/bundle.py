@@ -103,15 +103,23 @@ class ModelBundle:
         return PortfolioCore(panel.simple_returns(), feats.values, panel.available, self.env_config)
 
     def target_weights(self, core: PortfolioCore, t: int, weights: np.ndarray | None = None) -> np.ndarray:
-        """The policy's target weights (N + 1, CASH last) at row ``t`` of ``core``.
+        """The weights to trade to (N + 1, CASH last) at row ``t`` of ``core``: what a backtest
+        holding ``weights`` at row ``t`` would trade.
 
-        ``weights`` are the portfolio's current weights (default 100% cash); the
-        result satisfies the constraints (cash floor, position cap, unavailable = 0).
+        ``weights`` are the portfolio's current weights (default 100% cash). The policy's
+        target is projected and traded towards under the model's execution rules from
+        ``weights`` (:meth:`PortfolioCore.trade_weights`, the backtest's own code), so with
+        partial rebalancing or a band the answer is a step towards the policy's target,
+        not the target itself. The result satisfies the constraints (cash floor, position
+        cap, unavailable = 0).
         """
         from sacfolio.env.actions import action_to_weights
 
-        obs = core.observation_at(t, self._current(weights))[None, :]
-        return action_to_weights(self.policy(obs), self.env_config, core.available[t])[0]
+        current = self._current(weights)
+        obs = core.observation_at(t, current)[None, :]
+        benchmark = core.benchmark[t] if self.env_config.action_mode == "residual" else None
+        target = action_to_weights(self.policy(obs), self.env_config, core.available[t], benchmark)
+        return core.trade_weights(target, np.array([t]), current[None, :])[0]
 
     def predict_aux(self, obs: np.ndarray) -> np.ndarray:
         """Aux return predictions, shape (B, H, N) for ``obs`` (B, obs_dim).

@@ -143,7 +143,7 @@ def train_model(
     if scaler is None:
         scaler = FeatureScaler().fit(raw, stop=train_stop)
     feats = scaler.transform(raw)
-    core = PortfolioCore(panel.simple_returns(), feats.values, panel.available, env_config)
+    core = PortfolioCore(panel.simple_returns(), feats.values, panel.available, env_config, training=True)
     env = PortfolioEnv(core, span=(train_start, train_stop), symbols=panel.symbols)
     common = dict(total_steps=steps, seed=seed, callbacks=callbacks, progress=progress, log_dir=log_dir,
                   description=description, diagnostic_dir=diagnostic_dir)

@@ -43,7 +43,9 @@ class EvaluationRequest:
 
     ``eval_years`` None means 2015-2022 on real data and the last two years on the
     synthetic market. ``sac_options`` override fields of the portfolio SAC settings
-    (e.g. ``aux``, ``aux_coef_short``, ``allow_unsafe_lr``).
+    (e.g. ``aux``, ``aux_coef_short``, ``allow_unsafe_lr``); ``env_options`` override the
+    env settings in :meth:`EnvConfig.from_dict` form (e.g. ``{"action_mode": "residual",
+    "execution": {"rebalance_rate": 0.25}}``), the defaults for whatever they leave out.
     """
 
     out: Path
@@ -61,8 +63,14 @@ class EvaluationRequest:
     synthetic: bool = False
     agents: tuple[str, ...] = (AGENT,)
     sac_options: dict[str, Any] = field(default_factory=dict)
+    env_options: dict[str, Any] = field(default_factory=dict)
     title: str = "sacfolio walk-forward evaluation"
     progress: bool = True
+
+    @property
+    def env_config(self) -> EnvConfig:
+        """The env settings of this run: the defaults overridden by ``env_options``."""
+        return EnvConfig.from_dict(self.env_options)
 
     @property
     def model_name(self) -> str:
@@ -127,7 +135,9 @@ def run_evaluation(request: EvaluationRequest, *, say: Callable[[str], None] = l
         if request.variant != "sac_price" and sources.empty else ""))
     say(f"[bold]walk-forward[/bold] test years {years[0]}..{years[-1]} ({len(years)} folds), "
         f"{request.steps} steps first fold, {request.fold_steps} per later fold, baselines: {', '.join(names)}")
-    result, model = run_walk_forward(panel, config=wf_config, env_config=EnvConfig(), sac_config=sac_config,
+    env_config = request.env_config
+    say(f"[bold]env[/bold] {_describe_env(env_config)}")
+    result, model = run_walk_forward(panel, config=wf_config, env_config=env_config, sac_config=sac_config,
                                      progress=request.progress, log_dir=Path(request.out) / "tensorboard",
                                      on_fold=on_fold, sources=sources)
     quality = None if request.variant == "sac_price" else _forecast_quality(panel, request, result)
@@ -135,6 +145,20 @@ def run_evaluation(request: EvaluationRequest, *, say: Callable[[str], None] = l
     paths = write_report(result, Path(request.out), agent=AGENT, title=request.title)
     return Evaluation(request=request, result=result, model=model, panel=panel, paths=paths, years=years,
                       forecast_quality=quality)
+
+
+def _describe_env(config: EnvConfig) -> str:
+    """One line on how the agent trades: action mode, execution, reward, training costs."""
+    mode = "softmax of the action" if config.action_mode == "softmax" else \
+        f"residual tilt of equal weight (tilt {config.tilt:g} per stock)"
+    ex = config.execution
+    execution = "trades to each target at once" if ex.immediate else \
+        f"trades {ex.rebalance_rate:g} of the way to each target, no-trade band {ex.no_trade_band:g}"
+    costs = f"{config.rules.cost_bps:g} bps" + (
+        "" if config.train_cost_multiplier == 1.0
+        else f" ({config.rules.cost_bps * config.train_cost_multiplier:g} bps in training, "
+             f"x{config.train_cost_multiplier:g})")
+    return f"{mode}; {execution}; reward {config.reward}; costs {costs}"
 
 
 def _forecast_quality(panel: MarketPanel, request: EvaluationRequest, result: WalkForwardResult) -> str:
