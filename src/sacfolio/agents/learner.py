@@ -23,10 +23,20 @@ from sacfolio.exceptions import ConfigError, TrainingHealthError
 if TYPE_CHECKING:  # pragma: no cover
     from sacfolio.agents.config import PPOConfig, SACConfig
 
-__all__ = ["ALGORITHMS", "ActorLearner", "Learner"]
+__all__ = ["ALGORITHMS", "ActorLearner", "Learner", "build_actor"]
 
 ALGORITHMS = ("sac", "ppo")
 """The learners sacfolio trains: SAC, and PPO as the on-policy baseline on the same state."""
+
+
+def build_actor(config: "SACConfig | PPOConfig", obs_dim: int, act_dim: int, *,
+                generator: torch.Generator | None = None, n_assets: int | None = None) -> GaussianActor:
+    """The squashed Gaussian actor a learner with ``config`` acts through, with the aux
+    return heads when ``config.aux`` (one builder for training and for loading a model)."""
+    return GaussianActor(obs_dim, act_dim, config.hidden_sizes,
+                         log_std_min=config.log_std_min, log_std_max=config.log_std_max,
+                         generator=generator, aux_shape=aux_shape_of(config, act_dim, n_assets),
+                         aux_clip=config.aux_clip)
 
 
 @runtime_checkable
@@ -86,10 +96,7 @@ class ActorLearner:
         self.obs_dim, self.act_dim, self.config = int(obs_dim), int(act_dim), config
         self.generator = torch.Generator().manual_seed(int(seed))
         self.aux_shape = aux_shape_of(config, self.act_dim, n_assets)
-        self.actor = GaussianActor(self.obs_dim, self.act_dim, config.hidden_sizes,
-                                   log_std_min=config.log_std_min, log_std_max=config.log_std_max,
-                                   generator=self.generator, aux_shape=self.aux_shape,
-                                   aux_clip=config.aux_clip)
+        self.actor = build_actor(config, self.obs_dim, self.act_dim, generator=self.generator, n_assets=n_assets)
         self.aux_objective = AuxObjective(config, self.aux_shape)
         self.n_updates = 0
         self._skipped = torch.zeros(())            # steps skipped for a non-finite loss/gradient

@@ -14,6 +14,7 @@ from typing import Any, Mapping
 import torch
 
 from sacfolio.agents.config import SACConfig
+from sacfolio.agents.learner import build_actor
 from sacfolio.agents.networks import GaussianActor, load_module_states
 from sacfolio.env.config import EnvConfig
 from sacfolio.env.layout import ObservationLayout
@@ -30,11 +31,7 @@ BUNDLE_FILES = ("actor.pt", "scaler.json", "config.json", "symbol_order.json")
 
 def sac_actor(config: SACConfig, layout: ObservationLayout, *, seed: int = 0) -> GaussianActor:
     """An (untrained) actor of the shape a SAC learner with ``config`` builds for ``layout``."""
-    aux_shape = (len(config.aux_horizons), len(layout.symbols)) if config.aux else None
-    return GaussianActor(layout.obs_dim, layout.act_dim, config.hidden_sizes,
-                         log_std_min=config.log_std_min, log_std_max=config.log_std_max,
-                         generator=torch.Generator().manual_seed(seed), aux_shape=aux_shape,
-                         aux_clip=config.aux_clip)
+    return build_actor(config, layout.obs_dim, layout.act_dim, generator=torch.Generator().manual_seed(seed))
 
 
 def bundle_documents(bundle: ModelBundle) -> dict[str, Any]:
