@@ -18,6 +18,8 @@ from sacfolio.train.callbacks.checkpoint import CheckpointCallback, read_checkpo
 from sacfolio.train.loop import TrainResult
 from sacfolio.train.off_policy import train_sac
 
+from _policy_rollout import rollout_weights
+
 SMALL = SACConfig(warmup_steps=20, batch_size=16, buffer_size=500)
 
 
@@ -158,18 +160,6 @@ def _assert_feasible(weights: np.ndarray, cfg: EnvConfig) -> None:
     assert (weights[:, -1] >= cfg.rules.cash_floor - 1e-9).all()
 
 
-def _run_policy(env: PortfolioEnv, policy: NumpyPolicy, seeds: range) -> np.ndarray:
-    weights = []
-    for seed in seeds:
-        obs, _ = env.reset(seed=seed)
-        done = False
-        while not done:
-            obs, _, terminated, truncated, info = env.step(policy(obs))
-            weights.append(info["weights"])
-            done = terminated or truncated
-    return np.asarray(weights)
-
-
 def test_integration_2000_steps_on_two_years_of_sp500():
     panel = load_sp500_sample(start="2019-01-01", end="2020-12-31")
     cfg = EnvConfig()
@@ -179,7 +169,7 @@ def test_integration_2000_steps_on_two_years_of_sp500():
     for name, sd in result.learner.state_dicts().items():
         for key, tensor in sd.items():
             assert torch.isfinite(tensor).all(), f"{name}:{key}"
-    weights = _run_policy(env, NumpyPolicy.from_actor(result.learner.policy()), range(2))
+    weights = rollout_weights(env, NumpyPolicy.from_actor(result.learner.policy()), range(2))
     assert weights.shape == (2 * cfg.episode_length, panel.n_symbols + 1)
     _assert_feasible(weights, cfg)
 
@@ -195,7 +185,7 @@ def test_learns_to_hold_the_rising_asset_and_avoid_the_falling_one():
     env = PortfolioEnv.from_panel(panel, config=cfg)
     sac_cfg = SACConfig(reward_scale=100.0, init_alpha=0.02, gamma=0.5)
     result = train_sac(env, config=sac_cfg, total_steps=6000, seed=0, progress=False)
-    weights = _run_policy(env, NumpyPolicy.from_actor(result.learner.policy()), range(100, 103))
+    weights = rollout_weights(env, NumpyPolicy.from_actor(result.learner.policy()), range(100, 103))
     _assert_feasible(weights, cfg)
     up, down = weights[:, panel.symbols.index("UP")], weights[:, panel.symbols.index("DOWN")]
     assert up.mean() >= 0.18, f"UP held at {up.mean():.3f} on average, cap is 0.20"

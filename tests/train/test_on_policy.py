@@ -15,6 +15,8 @@ from sacfolio.exceptions import UnsafeLearningRateError
 from sacfolio.train.callbacks import Callback
 from sacfolio.train.on_policy import train_ppo
 
+from _policy_rollout import rollout_weights
+
 torch.set_num_threads(1)
 SMALL = PPOConfig(n_steps=64, batch_size=16, n_epochs=2)
 
@@ -93,15 +95,7 @@ def test_learns_to_overweight_the_rising_asset():
     result = train_ppo(env, config=PPOConfig(reward_scale=100.0, gamma=0.9), total_steps=20_000, seed=0,
                        progress=False)
     policy = NumpyPolicy.from_actor(result.learner.policy())
-    weights = []
-    for seed in range(100, 103):
-        obs, _ = env.reset(seed=seed)
-        done = False
-        while not done:
-            obs, _, terminated, truncated, info = env.step(policy(obs))
-            weights.append(info["weights"])
-            done = terminated or truncated
-    weights = np.asarray(weights)
+    weights = rollout_weights(env, policy, range(100, 103))
     up, down = weights[:, 0].mean(), weights[:, 1].mean()
     assert up >= 0.15, f"UP held at {up:.3f} on average, cap is 0.20"
     assert down <= 0.05, f"DOWN held at {down:.3f} on average"
