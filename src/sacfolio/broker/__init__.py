@@ -5,6 +5,11 @@ One execution model for training, backtests, strategies and the serve fallback:
 the feasible set, feasible targets from a strategy's stock weights, the execution rules
 that trade towards a target slowly (partial rebalancing, a no-trade band), and the cost
 and value growth of a rebalance.
+
+The simulated broker of OANDA's v20 rules (bid/ask, commission, leverage, margin and
+closeout, home-currency conversion, financing) lives in its own modules, imported
+where used: :mod:`.instruments`, :mod:`.quotes`, :mod:`.account`, :mod:`.orders`,
+:mod:`.fx`, :mod:`.closeout`, :mod:`.financing` and :class:`.simulator.Broker`.
 """
 
 from sacfolio.broker.costs import Rebalance, asset_growth, drift, rebalance, turnover
