@@ -19,7 +19,7 @@ __all__ = ["train"]
 @app.command()
 def train(
     model: Annotated[str, typer.Option("--model", help="Model name in the registry: its state variant "
-                                       "(sac_lstm, sac_patchtst or sac_price), optionally with a tag "
+                                       "(sac_lstm, sac_patchtst, sac_price or sac_factor), optionally with a tag "
                                        "(sac_price_eu).")] = "sac_lstm",
     mode: Annotated[str, typer.Option(help="'full': from scratch on all data up to --until. 'finetune': "
                                       "continue the current version on the last --finetune-weeks.")] = "full",

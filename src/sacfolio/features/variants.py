@@ -16,17 +16,23 @@ from sacfolio.data.panel import MarketPanel
 from sacfolio.exceptions import ConfigError
 from sacfolio.features.blocks import FeatureSet
 
-__all__ = ["VARIANTS", "DEFAULT_VARIANT", "FeatureSources", "build_features", "check_variant",
-           "default_cache_dir", "variant_of_model"]
+__all__ = ["VARIANTS", "DEFAULT_VARIANT", "FORECAST_VARIANTS", "FeatureSources", "build_features",
+           "check_variant", "default_cache_dir", "variant_of_model"]
 
 VARIANTS = MappingProxyType({
     "sac_lstm": "news sentiment, fundamentals and a walk-forward LSTM forecast per stock",
     "sac_patchtst": "news sentiment, fundamentals and a walk-forward PatchTST forecast per stock",
     "sac_price": "trailing returns and volatility per stock (prices only)",
+    "sac_factor": "sac_price's features plus risk-scaled 12-1 momentum, 52-week volatility and 52-week "
+                  "beta and correlation to the equal-weight market per stock (prices only)",
 })
 """Variant name -> what its state holds per stock (besides the current weights)."""
 
 DEFAULT_VARIANT = "sac_lstm"
+
+FORECAST_VARIANTS = ("sac_lstm", "sac_patchtst")
+"""The variants whose state holds news, fundamentals and a walk-forward forecast; the
+others read prices only."""
 
 
 def check_variant(variant: str) -> str:
@@ -92,6 +98,13 @@ def build_features(panel: MarketPanel, variant: str = "sac_price", *,
         from sacfolio.features.price import price_features
 
         return price_features(panel)
+    if variant == "sac_factor":
+        from sacfolio.features.factors import factor_features
+        from sacfolio.features.price import price_features
+
+        # vol_13w is in both blocks and reversal_1w is -logret_1w: each enters the state once
+        return FeatureSet.concat(price_features(panel), factor_features(
+            panel, names=("mom_12_1", "vol_52w", "beta_52w", "corr_52w")))
     from sacfolio.features.signals import signal_forecast_features
 
     return signal_forecast_features(panel, forecaster=variant.removeprefix("sac_"), news=sources.news,
