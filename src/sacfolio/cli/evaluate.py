@@ -10,9 +10,10 @@ import typer
 
 from sacfolio.cli.app import app, console
 from sacfolio.cli.options import (ActionModeOpt, AgentsOpt, AuxLongOpt, AuxOpt, AuxShortOpt, BaselinesOpt,
-                                  DataOpt, EndOpt, FoldStepsOpt, FundamentalsOpt, HomeOpt, NewsOpt,
-                                  NoTradeBandOpt, ProgressOpt, RebalanceRateOpt, RewardOpt, SeedOpt, StartOpt,
-                                  StepsOpt, TiltOpt, TrainCostOpt, UnsafeLrOpt, VariantOpt, YearsOpt,
+                                  DataOpt, EndOpt, FoldStepsOpt, FundamentalsOpt, HomeOpt, MarketOpt, NewsOpt,
+                                  NoTradeBandOpt, ProgressOpt, RebalanceRateOpt, RewardOpt, SeedOpt, SeedsOpt,
+                                  StartOpt, StepsOpt, StrengthOpt, TiltOpt, TrainCostOpt, UnsafeLrOpt,
+                                  VariantOpt, YearsOpt,
                                   env_options, sac_options, split_names)
 
 __all__ = ["demo", "evaluate", "open_registry"]
@@ -36,6 +37,7 @@ def _on_fold(fold, model) -> None:
 def _run(request):
     """Run ``request`` and print what a user wants to see of it."""
     from sacfolio.evaluate.report import edge_summary, print_summary
+    from sacfolio.evaluate.report.evidence import gather_evidence
     from sacfolio.workflows.evaluation import run_evaluation
 
     ev = run_evaluation(request, say=console.print, on_fold=_on_fold)
@@ -45,8 +47,11 @@ def _run(request):
     # the whole span and, for longer runs, the last two years
     print_summary(result, console, agent="sac", since=f"{years[-1] - 1}-01-01" if len(years) > 2 else None)
     console.print(f"[bold]edge[/bold] {edge_summary(result, agent='sac', seed=request.seed)}")
+    for line in gather_evidence(result, "sac", n_trials=request.trials).lines("sac"):
+        console.print(f"[bold]{line.split(':')[0]}[/bold]:{line.split(':', 1)[1]}", highlight=False)
     health = result.info.get("health") or {}
-    statuses = {f"{i['agent']} {i['fold']}": i.get("health") for i in result.info["training"]}
+    statuses = {f"{i['agent']} {i['fold']}" + (f" member {i['member']}" if i.get("member") else ""): i.get("health")
+                for i in result.info["training"]}
     bad = {k: v for k, v in statuses.items() if v not in ("ok", None)}
     console.print(f"[bold]training health[/bold] {len(statuses)} runs, "
                   + ("all ok" if not bad else f"not ok: {bad}")
@@ -89,6 +94,9 @@ def demo(
     steps: StepsOpt = 10_000,
     fold_steps: FoldStepsOpt = 5_000,
     seed: SeedOpt = 0,
+    seeds: SeedsOpt = 1,
+    market: MarketOpt = None,
+    strength: StrengthOpt = None,
     baselines: BaselinesOpt = None,
     out: Annotated[Path, typer.Option(help="Directory for the report, weights and TensorBoard logs.")] = Path("runs/demo"),
     progress: ProgressOpt = True,
@@ -123,6 +131,7 @@ def demo(
         out=out, data=data, start=start, end=end, eval_years=eval_years, steps=steps, fold_steps=fold_steps,
         seed=seed, baselines=split_names(baselines), variant=variant, news=news, fundamentals=fundamentals,
         synthetic=synthetic, agents=split_names(agents), title=f"sacfolio demo ({variant})", progress=progress,
+        seeds=seeds, market=market, strength=strength,
         sac_options=sac_options(aux=aux, aux_coef_short=aux_coef_short, aux_coef_long=aux_coef_long,
                                 allow_unsafe_lr=allow_unsafe_lr),
         env_options=env_options(action_mode=action_mode, tilt=tilt, rebalance_rate=rebalance_rate,
@@ -145,6 +154,9 @@ def evaluate(
     steps: StepsOpt = 10_000,
     fold_steps: FoldStepsOpt = 5_000,
     seed: SeedOpt = 0,
+    seeds: SeedsOpt = 1,
+    market: MarketOpt = None,
+    strength: StrengthOpt = None,
     baselines: BaselinesOpt = None,
     out: Annotated[Path, typer.Option(help="Directory for the report.")] = Path("runs/evaluate"),
     agents: AgentsOpt = "sac",
@@ -172,6 +184,7 @@ def evaluate(
         out=out, data=data, start=start, end=end, eval_years=eval_years, steps=steps, fold_steps=fold_steps,
         seed=seed, baselines=split_names(baselines), variant=variant, news=news, fundamentals=fundamentals,
         agents=split_names(agents), title=f"sacfolio walk-forward evaluation ({variant})", progress=progress,
+        seeds=seeds, market=market, strength=strength,
         sac_options=sac_options(aux=aux, aux_coef_short=aux_coef_short, aux_coef_long=aux_coef_long,
                                 allow_unsafe_lr=allow_unsafe_lr),
         env_options=env_options(action_mode=action_mode, tilt=tilt, rebalance_rate=rebalance_rate,

@@ -8,9 +8,9 @@ from typing import Annotated, Optional
 import typer
 
 __all__ = ["ActionModeOpt", "AgentsOpt", "AuxLongOpt", "AuxOpt", "AuxShortOpt", "DataOpt", "EndOpt",
-           "FoldStepsOpt", "FundamentalsOpt", "HomeOpt", "NewsOpt", "NoTradeBandOpt", "ProgressOpt",
-           "RebalanceRateOpt", "RewardOpt", "SeedOpt", "StartOpt", "StepsOpt", "TiltOpt", "TrainCostOpt",
-           "UnsafeLrOpt", "VariantOpt", "YearsOpt", "BaselinesOpt", "env_options", "sac_options", "split_names"]
+           "FoldStepsOpt", "FundamentalsOpt", "HomeOpt", "MarketOpt", "NewsOpt", "NoTradeBandOpt", "ProgressOpt",
+           "RebalanceRateOpt", "RewardOpt", "SeedOpt", "SeedsOpt", "StartOpt", "StepsOpt", "StrengthOpt", "TiltOpt",
+           "TrainCostOpt", "UnsafeLrOpt", "VariantOpt", "YearsOpt", "BaselinesOpt", "env_options", "sac_options", "split_names"]
 
 DataOpt = Annotated[Optional[Path], typer.Option(
     "--data", help="CSV or Parquet of prices (wide: date + one close column per symbol; long: "
@@ -19,6 +19,18 @@ DataOpt = Annotated[Optional[Path], typer.Option(
 StartOpt = Annotated[Optional[str], typer.Option(help="Use data from this date on (ISO, e.g. 2005-01-01).")]
 EndOpt = Annotated[Optional[str], typer.Option(help="Use data up to this date (ISO).")]
 SeedOpt = Annotated[int, typer.Option(help="Seed of everything random; the same seed gives the same result on CPU.")]
+SeedsOpt = Annotated[int, typer.Option(
+    "--seeds", min=1, max=64, help="Seed ensemble: train K agents per fold (member k with root seed "
+    "--seed + 1000 k) and trade the average of their target weights, a portfolio of portfolios. "
+    "The report shows the single seeds' band.")]
+MarketOpt = Annotated[Optional[str], typer.Option(
+    "--market", help="Run on a generated known-answer market instead of data: 'null' (no signal: "
+    "1/N-like is best), 'ar1' (last week's idiosyncratic move predicts this week's) or 'factor' "
+    "(news sentiment and a fundamental predict next week). The report adds the known-model policy "
+    "and the share of its excess CAGR over 1/N the agent earns.", show_default=False)]
+StrengthOpt = Annotated[Optional[float], typer.Option(
+    "--strength", help="The planted signal of --market: the AR(1) coefficient (ar1, default 0.15) or "
+    "the sentiment IC (factor, default 0.10).", show_default=False)]
 YearsOpt = Annotated[Optional[str], typer.Option(
     "--eval-years", help="Test years, one walk-forward fold each: '2015-2022', '2021,2022' or '2022'.")]
 StepsOpt = Annotated[int, typer.Option(
@@ -27,7 +39,9 @@ FoldStepsOpt = Annotated[int, typer.Option(
     "--fold-steps", min=1, help="Steps for each later fold, warm-started from the previous fold.")]
 VariantOpt = Annotated[str, typer.Option(
     "--variant", help="State: 'sac_lstm' / 'sac_patchtst' (news sentiment, fundamentals and a "
-    "walk-forward LSTM / PatchTST forecast per stock) or 'sac_price' (trailing returns and volatility).")]
+    "walk-forward LSTM / PatchTST forecast per stock), 'sac_price' (trailing returns and volatility) or "
+    "'sac_factor' (sac_price plus risk-scaled 12-1 momentum, 52-week volatility, beta and correlation; "
+    "see 'sacfolio features ic').")]
 NewsOpt = Annotated[Optional[Path], typer.Option(
     "--news", help="News items (JSONL/JSON/Parquet: timestamp, symbol(s), headline) or a "
     "daily_sentiment.parquet, for the sac_lstm / sac_patchtst variants.", show_default=False)]

@@ -151,6 +151,12 @@ class FactorMarketConfig:
         Lag-one autocorrelation of idiosyncratic returns, in (-1, 1).
     factor_vol, idio_vol : float
         Weekly volatility of the common factor and of idiosyncratic returns (> 0).
+    factor_drift : float
+        Weekly mean log return of the common factor (default 0; the known-answer
+        markets use ~0.0015, about 8% a year, so buying the market pays as it does).
+    beta_spread : float
+        Factor loadings are drawn uniformly from ``1 +- beta_spread`` (0: every beta is
+        1, so with no planted signal every stock has the same expected return).
     news_per_week : int
         News items per stock and week (>= 1), stamped before the Friday close; one more
         item per stock is stamped after each close and carries next week's sentiment.
@@ -167,6 +173,8 @@ class FactorMarketConfig:
     autocorr: float = 0.0
     factor_vol: float = 0.02
     idio_vol: float = 0.03
+    factor_drift: float = 0.0
+    beta_spread: float = 0.2
     news_per_week: int = 2
     seed: int = 0
     start: str = "2000-01-07"
@@ -188,6 +196,11 @@ class FactorMarketConfig:
             v = getattr(self, name)
             if not (np.isfinite(v) and v > 0):
                 raise ConfigError(f"factor market {name}={v!r} must be a finite number > 0.")
+        if not (np.isfinite(self.factor_drift) and abs(self.factor_drift) < 0.05):
+            raise ConfigError(f"factor market factor_drift={self.factor_drift!r} must be a weekly log "
+                              "return in (-0.05, 0.05).")
+        if not (np.isfinite(self.beta_spread) and 0 <= self.beta_spread < 1):
+            raise ConfigError(f"factor market beta_spread={self.beta_spread!r} must be in [0, 1).")
         if not isinstance(self.seed, int) or isinstance(self.seed, bool):
             raise ConfigError(f"factor market seed={self.seed!r} must be an integer.")
         try:
@@ -211,6 +224,8 @@ class FactorMarket:
         the first).
     idiosyncratic : ndarray float64, shape (T, N)
         Idiosyncratic log returns ``x[t]`` (row 0 is 0).
+    beta : ndarray float64, shape (N,)
+        Each stock's loading on the common factor.
     news_path : Path or None
         JSONL news file, when written.
     fundamentals_dir : Path or None
@@ -225,6 +240,27 @@ class FactorMarket:
     news_path: Path | None
     fundamentals_dir: Path | None
     config: FactorMarketConfig
+    beta: np.ndarray
+
+    def expected_returns(self) -> np.ndarray:
+        """The model's conditional mean of next week's simple returns, shape (T, N).
+
+        Row t is ``E[close[t + 1] / close[t] - 1 | everything known at t]`` under the
+        generating model: the log return is ``beta * f + idio_vol * (m[t] + c * z)`` with
+        ``m[t] = ic_sentiment * s[t] + ic_fundamental * g[t] + autocorr * u[t]`` known at t,
+        ``f ~ N(factor_drift, factor_vol^2)`` and ``z ~ N(0, 1)`` independent, so the mean is
+        ``exp(beta * drift + beta^2 factor_vol^2 / 2 + idio_vol * m[t] + (idio_vol c)^2 / 2) - 1``.
+        The last row (no next week) repeats the one before. A policy that reads this
+        knows the market's model: it is the yardstick of what a learner could earn.
+        """
+        cfg = self.config
+        u = self.idiosyncratic / cfg.idio_vol
+        m = cfg.ic_sentiment * self.sentiment + cfg.ic_fundamental * self.fundamental + cfg.autocorr * u
+        c2 = 1.0 - cfg.ic_sentiment ** 2 - cfg.ic_fundamental ** 2 - cfg.autocorr ** 2
+        factor = self.beta * cfg.factor_drift + 0.5 * (self.beta * cfg.factor_vol) ** 2
+        mean = np.expm1(factor[None, :] + cfg.idio_vol * m + 0.5 * cfg.idio_vol ** 2 * c2)
+        mean[-1] = mean[-2] if len(mean) > 1 else mean[-1]
+        return mean
 
 
 def _headline_level(s: np.ndarray) -> np.ndarray:
@@ -253,8 +289,8 @@ def factor_market(config: FactorMarketConfig | None = None, *,
     T, N = cfg.n_weeks, cfg.n_stocks
     dates = pd.date_range(pd.Timestamp(cfg.start), periods=T, freq="W-FRI")
     symbols = tuple(f"S{i:02d}" for i in range(N))
-    beta = rng.uniform(0.8, 1.2, N)
-    factor = cfg.factor_vol * rng.standard_normal(T)
+    beta = rng.uniform(1.0 - cfg.beta_spread, 1.0 + cfg.beta_spread, N)
+    factor = cfg.factor_drift + cfg.factor_vol * rng.standard_normal(T)
     sentiment = rng.standard_normal((T, N))
     # Quarters end on every 13th date; each becomes public the Friday 4 weeks later.
     q_rows = np.arange(0, T, _QUARTER_WEEKS)
@@ -282,7 +318,7 @@ def factor_market(config: FactorMarketConfig | None = None, *,
         news_path = _write_news(root / "news.jsonl", dates, symbols, sentiment, cfg, rng)
         fund_dir = _write_fundamentals(root / "fundamentals", dates, symbols, q_rows, q_signal)
     return FactorMarket(panel=panel, sentiment=sentiment, fundamental=fundamental, idiosyncratic=idio,
-                        news_path=news_path, fundamentals_dir=fund_dir, config=cfg)
+                        news_path=news_path, fundamentals_dir=fund_dir, config=cfg, beta=beta)
 
 
 def _write_news(path: Path, dates: pd.DatetimeIndex, symbols: tuple[str, ...], sentiment: np.ndarray,

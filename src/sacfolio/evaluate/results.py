@@ -96,6 +96,13 @@ class WalkForwardResult:
     folds: tuple[Fold, ...]
     results: dict[str, tuple[BacktestResult, ...]]  # strategy name -> one result per fold
     info: dict = field(default_factory=dict)  # run settings, timings, training summaries
+    # agent -> one tuple of per-fold results per seed-ensemble member (K > 1 only): the
+    # single seeds behind the agent's averaged weights, for the report's seed band
+    members: dict[str, tuple[tuple[BacktestResult, ...], ...]] = field(default_factory=dict)
+
+    def combined_members(self, name: str) -> list[BacktestResult]:
+        """Each ensemble member's folds chained into one result (empty without members)."""
+        return [BacktestResult.concatenate(list(parts)) for parts in self.members.get(name, ())]
 
     def combined(self, name: str) -> BacktestResult:
         """The strategy's folds chained into one out-of-sample result."""

@@ -11,15 +11,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from sacfolio.agents.learner import ALGORITHMS
 from sacfolio.data.panel import MarketPanel
-from sacfolio.evaluate.backtest import policy_decider, run_backtest
+from sacfolio.evaluate.backtest import run_backtest
 from sacfolio.evaluate.folds import yearly_folds
 from sacfolio.evaluate.results import BacktestResult, Fold
 from sacfolio.exceptions import ConfigError
 from sacfolio.features.blocks import FeatureSet
 from sacfolio.features.variants import DEFAULT_VARIANT, check_variant
-from sacfolio.model.bundle import ModelBundle
+from sacfolio.model.bundle import ModelBundle, member_seed
 from sacfolio.strategies import STRATEGIES
 
 __all__ = ["AGENT", "WalkForwardConfig", "TrainingTask", "WalkForwardPlan", "plan_walk_forward",
@@ -55,6 +57,10 @@ class WalkForwardConfig:
         is about) and optionally ``"ppo"`` on the same state.
     seed : int
         Root seed; every training run's seed is derived from it (:func:`task_seed`).
+    seeds : int
+        Seed-ensemble size K: K agents train on every fold (member k with the seeds of
+        root ``seed + 1000 k``) and the fold's model trades the average of their target
+        weights. 1 (default): one agent.
     """
 
     years: tuple[int, ...] = tuple(range(2015, 2023))
@@ -66,8 +72,11 @@ class WalkForwardConfig:
     variant: str = DEFAULT_VARIANT
     agents: tuple[str, ...] = (AGENT,)
     seed: int = 0
+    seeds: int = 1
 
     def __post_init__(self) -> None:
+        if isinstance(self.seeds, bool) or not isinstance(self.seeds, int) or not 1 <= self.seeds <= 64:
+            raise ConfigError(f"seeds={self.seeds!r} must be a whole number of agents per fold in 1..64")
         if not self.years:
             raise ConfigError("years is empty: give at least one test year, e.g. --eval-years 2021-2022")
         if self.train_steps < 1 or self.fold_steps < 1:
@@ -82,7 +91,7 @@ class WalkForwardConfig:
     def to_dict(self) -> dict:
         return {"years": list(self.years), "train_steps": self.train_steps, "fold_steps": self.fold_steps,
                 "warm_start": self.warm_start, "baselines": list(self.baselines), "min_train": self.min_train,
-                "variant": self.variant, "agents": list(self.agents), "seed": self.seed}
+                "variant": self.variant, "agents": list(self.agents), "seed": self.seed, "seeds": self.seeds}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -103,6 +112,8 @@ class TrainingTask:
         Environment steps of each fold.
     warm_start : bool
         Whether fold k > 0 starts from fold k - 1's weights.
+    member : int
+        Which member of the fold's seed ensemble this task trains (0 for a single agent).
     """
 
     agent: str
@@ -110,6 +121,7 @@ class TrainingTask:
     seeds: tuple[int, ...]
     steps: tuple[int, ...]
     warm_start: bool
+    member: int = 0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -121,36 +133,44 @@ class WalkForwardPlan:
     tasks: tuple[TrainingTask, ...]
 
 
-def task_seed(root: int, fold_index: int) -> int:
-    """The training seed of fold ``fold_index``: ``root + fold_index``.
+def task_seed(root: int, fold_index: int, member: int = 0) -> int:
+    """The training seed of fold ``fold_index``: ``root + fold_index`` (+ 1000 per ensemble member).
 
-    It depends on nothing but the root seed and the fold, so any executor that runs the
-    fold gets the same one. Every agent trains fold k with the same seed, so SAC and PPO
-    see the same episodes.
+    It depends on nothing but the root seed, the fold and the member, so any executor
+    that runs the fold gets the same one. Every agent trains fold k with the same seed,
+    so SAC and PPO see the same episodes; member k of an ensemble is the single agent of
+    root seed ``root + 1000 k`` (:func:`~sacfolio.model.bundle.member_seed`).
     """
-    return int(root) + int(fold_index)
+    return member_seed(int(root) + int(fold_index), member)
 
 
 def plan_walk_forward(panel: MarketPanel, config: WalkForwardConfig) -> WalkForwardPlan:
     """The folds of ``config.years`` over ``panel`` and the training tasks for them."""
     folds = tuple(yearly_folds(panel.dates, config.years, min_train=config.min_train))
-    seeds = tuple(task_seed(config.seed, k) for k in range(len(folds)))
     tasks: list[TrainingTask] = []
     for agent in config.agents:
-        if config.warm_start:
-            steps = (config.train_steps,) + (config.fold_steps,) * (len(folds) - 1)
-            tasks.append(TrainingTask(agent=agent, folds=folds, seeds=seeds, steps=steps, warm_start=True))
-        else:
-            tasks += [TrainingTask(agent=agent, folds=(f,), seeds=(s,), steps=(config.train_steps,),
-                                   warm_start=False) for f, s in zip(folds, seeds)]
+        for member in range(config.seeds):
+            seeds = tuple(task_seed(config.seed, k, member) for k in range(len(folds)))
+            if config.warm_start:
+                steps = (config.train_steps,) + (config.fold_steps,) * (len(folds) - 1)
+                tasks.append(TrainingTask(agent=agent, folds=folds, seeds=seeds, steps=steps, warm_start=True,
+                                          member=member))
+            else:
+                tasks += [TrainingTask(agent=agent, folds=(f,), seeds=(s,), steps=(config.train_steps,),
+                                       warm_start=False, member=member) for f, s in zip(folds, seeds)]
     return WalkForwardPlan(config=config, folds=folds, tasks=tuple(tasks))
 
 
 def backtest_model(bundle: ModelBundle, panel: MarketPanel, fold: Fold, name: str = AGENT,
                    features: FeatureSet | None = None) -> BacktestResult:
-    """Backtest ``bundle``'s deterministic policy over the fold's test span."""
+    """Backtest ``bundle``'s deterministic policy (a seed ensemble: its members' average
+    target) over the fold's test span."""
     core = bundle.core(panel, features)
-    decide = policy_decider(bundle.policy, bundle.env_config, panel.available)
+    residual = bundle.env_config.action_mode == "residual"
+
+    def decide(t: int, obs: np.ndarray, drifted: np.ndarray) -> np.ndarray:
+        return bundle.policy_target(obs[None, :], panel.available[t], core.benchmark[t] if residual else None)[0]
+
     return run_backtest(core, decide, start=fold.test_start, stop=fold.test_stop,
                         dates=panel.dates[fold.test_start:fold.test_stop + 1],
                         symbols=panel.symbols, name=name)

@@ -8,7 +8,7 @@ trades under. No critic, no optimizer, no replay buffer: those belong to trainin
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -25,7 +25,15 @@ from sacfolio.features.blocks import FeatureSet
 from sacfolio.features.scaler import FeatureScaler
 from sacfolio.features.variants import FeatureSources, build_features
 
-__all__ = ["ModelBundle"]
+__all__ = ["MEMBER_SEED_STRIDE", "ModelBundle", "member_seed"]
+
+MEMBER_SEED_STRIDE = 1000
+"""Member k of a seed ensemble trains with ``seed + 1000 * k`` (member 0 is the single model)."""
+
+
+def member_seed(seed: int, member: int) -> int:
+    """The training seed of ensemble member ``member`` of a model trained with ``seed``."""
+    return int(seed) + MEMBER_SEED_STRIDE * int(member)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -54,6 +62,12 @@ class ModelBundle:
         Horizons (weeks) of the aux return heads; empty without them.
     learner : dict
         The learner's settings as written to ``config.json`` (``{"algo": ..., ...}``).
+    member_actors : tuple of GaussianActor
+        A seed ensemble's other members (trained like ``actor`` with other seeds, on the
+        same data, scaler and settings); empty for a single model.
+    member_policies : tuple of NumpyPolicy
+        Their numpy policies. The bundle trades the average of all members' target
+        weights (a portfolio of portfolios, feasible because the feasible set is convex).
     """
 
     actor: GaussianActor
@@ -66,11 +80,60 @@ class ModelBundle:
     train_window: tuple[str, str] = ("", "")
     aux_horizons: tuple[int, ...] = ()
     learner: dict[str, Any] = field(default_factory=dict)
+    member_actors: tuple[GaussianActor, ...] = ()
+    member_policies: tuple[NumpyPolicy, ...] = ()
 
     @classmethod
     def from_actor(cls, actor: GaussianActor, **fields: Any) -> "ModelBundle":
         """A bundle around ``actor`` (its numpy policy is exported here, once)."""
         return cls(actor=actor, policy=NumpyPolicy.from_actor(actor), **fields)
+
+    @classmethod
+    def ensemble(cls, bundles: "list[ModelBundle] | tuple[ModelBundle, ...]") -> "ModelBundle":
+        """One bundle that trades the average target of ``bundles`` (single models, same
+        variant, layout, scaler, settings and training window; the first one's fields)."""
+        if not bundles:
+            raise ConfigError("an ensemble needs at least one member")
+        first = bundles[0]
+        for k, b in enumerate(bundles[1:], start=1):
+            if b.n_members != 1:
+                raise ConfigError(f"ensemble member {k} is itself an ensemble of {b.n_members}")
+            same = (b.variant == first.variant and b.layout == first.layout and b.env_config == first.env_config
+                    and b.train_window == first.train_window and b.scaler.to_dict() == first.scaler.to_dict())
+            if not same:
+                raise ConfigError(f"ensemble member {k} was trained on other data or settings than member 0 "
+                                  f"(variant, layout, scaler, env settings and training window must agree)")
+        if len(bundles) == 1:
+            return first
+        return replace(first, member_actors=tuple(b.actor for b in bundles[1:]),
+                       member_policies=tuple(b.policy for b in bundles[1:]))
+
+    @property
+    def n_members(self) -> int:
+        """How many seeds' policies this bundle averages (1 for a single model)."""
+        return 1 + len(self.member_policies)
+
+    @property
+    def policies(self) -> tuple[NumpyPolicy, ...]:
+        return (self.policy,) + self.member_policies
+
+    def members(self) -> tuple["ModelBundle", ...]:
+        """Each member as a single-model bundle (member 0 first)."""
+        single = replace(self, member_actors=(), member_policies=())
+        return (single,) + tuple(replace(single, actor=a, policy=p)
+                                 for a, p in zip(self.member_actors, self.member_policies))
+
+    def policy_target(self, obs: np.ndarray, available: np.ndarray, benchmark: np.ndarray | None) -> np.ndarray:
+        """Target weights (B, N + 1) for observations ``obs`` (B, obs_dim) at one row: each
+        member's policy mapped through the action mode, then averaged over members.
+
+        ``available`` (N,) are the row's tradable stocks and ``benchmark`` (N + 1,) the
+        residual mode's benchmark weights at the row (None in the softmax mode).
+        """
+        from sacfolio.env.actions import action_to_weights
+
+        targets = [action_to_weights(p(obs), self.env_config, available, benchmark) for p in self.policies]
+        return targets[0] if len(targets) == 1 else np.mean(targets, axis=0)
 
     @property
     def symbols(self) -> tuple[str, ...]:
@@ -113,12 +176,10 @@ class ModelBundle:
         not the target itself. The result satisfies the constraints (cash floor, position
         cap, unavailable = 0).
         """
-        from sacfolio.env.actions import action_to_weights
-
         current = self._current(weights)
         obs = core.observation_at(t, current)[None, :]
         benchmark = core.benchmark[t] if self.env_config.action_mode == "residual" else None
-        target = action_to_weights(self.policy(obs), self.env_config, core.available[t], benchmark)
+        target = self.policy_target(obs, core.available[t], benchmark)
         return core.trade_weights(target, np.array([t]), current[None, :])[0]
 
     def predict_aux(self, obs: np.ndarray) -> np.ndarray:
@@ -131,6 +192,7 @@ class ModelBundle:
         """
         if not self.has_aux:
             raise ConfigError(f"model {self.variant} has no aux return heads")
+        # an ensemble answers with member 0's heads: the aux heads are a training check
         return self.actor.predict_aux(torch.as_tensor(np.asarray(obs, dtype=np.float32))).numpy()
 
     def _current(self, weights: np.ndarray | None) -> np.ndarray:

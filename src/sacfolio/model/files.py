@@ -2,7 +2,9 @@
 
 ``config.json`` holds the variant, the feature sources, the learner's settings, the
 env settings and the state layout; ``scaler.json`` the fitted scaler;
-``symbol_order.json`` the symbol slots; ``actor.pt`` the actor's state dict. Loading
+``symbol_order.json`` the symbol slots; ``actor.pt`` the actor's state dict (a seed
+ensemble of K adds ``member1_actor.pt`` .. ``member<K-1>_actor.pt`` and says
+``"ensemble": {"members": K}`` in ``config.json``). Loading
 reads only those: it builds the actor, never a critic or an optimizer, and runs no
 code (state dicts are loaded by the registry with ``weights_only=True``).
 """
@@ -23,10 +25,23 @@ from sacfolio.features.scaler import FeatureScaler
 from sacfolio.features.variants import FeatureSources
 from sacfolio.model.bundle import ModelBundle
 
-__all__ = ["BUNDLE_FILES", "bundle_documents", "load_bundle", "sac_actor"]
+__all__ = ["BUNDLE_FILES", "bundle_documents", "ensemble_size", "load_bundle", "member_file", "sac_actor"]
 
 BUNDLE_FILES = ("actor.pt", "scaler.json", "config.json", "symbol_order.json")
 """What serving reads of a version."""
+
+
+def member_file(member: int, name: str) -> str:
+    """File name of ensemble member ``member``'s ``name`` (member 0 keeps the plain name)."""
+    return name if member == 0 else f"member{member}_{name}"
+
+
+def ensemble_size(documents: Mapping[str, Any]) -> int:
+    """How many seed-ensemble members a version's ``config.json`` declares (1 for a single model)."""
+    members = (documents["config.json"].get("ensemble") or {}).get("members", 1)
+    if isinstance(members, bool) or not isinstance(members, int) or not 1 <= members <= 64:
+        raise CorruptArtifactError(f"config.json ensemble members {members!r} must be a whole number in 1..64")
+    return members
 
 
 def sac_actor(config: SACConfig, layout: ObservationLayout, *, seed: int = 0) -> GaussianActor:
@@ -43,6 +58,9 @@ def bundle_documents(bundle: ModelBundle) -> dict[str, Any]:
         "env": bundle.env_config.to_dict(),
         "state_layout": bundle.layout.to_dict(),
     }
+    if bundle.n_members > 1:
+        config["ensemble"] = {"members": bundle.n_members,
+                              "rule": "trades the average of the members' target weights"}
     return {"scaler.json": bundle.scaler.to_dict(), "config.json": config,
             "symbol_order.json": list(bundle.symbols)}
 
@@ -68,16 +86,16 @@ def load_bundle(tensors: Mapping[str, Mapping[str, torch.Tensor]], documents: Ma
     layout = read_layout(documents, version)
     config = documents["config.json"]
     sac_config = SACConfig.from_dict(config["sac"])
-    actor = sac_actor(sac_config, layout)
-    load_module_states({"actor.pt": actor}, tensors, expected=("actor.pt",),
+    names = [member_file(k, "actor.pt") for k in range(ensemble_size(documents))]
+    actors = {name: sac_actor(sac_config, layout) for name in names}
+    load_module_states(actors, tensors, expected=tuple(names),
                        shapes=f"obs_dim={layout.obs_dim}, act_dim={layout.act_dim}, "
                               f"hidden_sizes={sac_config.hidden_sizes}, aux={sac_config.aux}")
-    actor.eval()
     window = (metadata or {}).get("train_window") or ["", ""]
-    return ModelBundle.from_actor(
-        actor, scaler=FeatureScaler.from_dict(documents["scaler.json"]), variant=str(config["variant"]),
-        layout=layout, env_config=EnvConfig.from_dict(config["env"]),
-        sources=FeatureSources(**(config.get("sources") or {})),
-        train_window=(str(window[0]), str(window[1])),
-        aux_horizons=tuple(sac_config.aux_horizons) if sac_config.aux else (),
-        learner={"sac": sac_config.to_dict()})
+    fields = dict(scaler=FeatureScaler.from_dict(documents["scaler.json"]), variant=str(config["variant"]),
+                  layout=layout, env_config=EnvConfig.from_dict(config["env"]),
+                  sources=FeatureSources(**(config.get("sources") or {})),
+                  train_window=(str(window[0]), str(window[1])),
+                  aux_horizons=tuple(sac_config.aux_horizons) if sac_config.aux else (),
+                  learner={"sac": sac_config.to_dict()})
+    return ModelBundle.ensemble([ModelBundle.from_actor(a.eval(), **fields) for a in actors.values()])

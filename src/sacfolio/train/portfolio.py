@@ -26,7 +26,7 @@ from sacfolio.exceptions import ConfigError, EvaluationWindowError
 from sacfolio.features.blocks import FeatureSet
 from sacfolio.features.scaler import FeatureScaler
 from sacfolio.features.variants import FeatureSources, build_features
-from sacfolio.model.bundle import ModelBundle
+from sacfolio.model.bundle import ModelBundle, member_seed
 from sacfolio.train.callbacks import Callback
 from sacfolio.train.loop import TrainResult
 from sacfolio.train.off_policy import train_sac
@@ -64,6 +64,9 @@ class TrainedModel:
     ppo_config : PPOConfig or None
     train_result : TrainResult or None
         None for a model loaded from storage.
+    members : tuple of TrainedModel
+        A seed ensemble's other members (single models); ``bundle`` then averages all of
+        them (:meth:`ModelBundle.ensemble`). Empty for a single model.
     """
 
     learner: SAC | PPO
@@ -72,6 +75,25 @@ class TrainedModel:
     algo: str = "sac"
     ppo_config: PPOConfig | None = None
     train_result: TrainResult | None = None
+    members: tuple["TrainedModel", ...] = ()
+
+    @classmethod
+    def ensemble(cls, models: Sequence["TrainedModel"]) -> "TrainedModel":
+        """One model of ``models`` (single models trained on the same data with different
+        seeds): member 0's learner and training record, a bundle averaging all of them."""
+        if not models or any(m.members for m in models):
+            raise ConfigError("an ensemble is made of one or more single models")
+        if len(models) == 1:
+            return models[0]
+        bundle = ModelBundle.ensemble([m.bundle for m in models])
+        return replace(models[0], bundle=bundle, members=tuple(models[1:]))
+
+    def single_models(self) -> tuple["TrainedModel", ...]:
+        """Each member as a single model (member 0 first); ``(self,)`` for a single model."""
+        if not self.members:
+            return (self,)
+        first = replace(self, bundle=self.bundle.members()[0], members=())
+        return (first,) + self.members
 
     @classmethod
     def of(cls, learner: SAC | PPO, *, algo: str, sac_config: SACConfig, ppo_config: PPOConfig | None,
@@ -86,7 +108,8 @@ class TrainedModel:
 
     def with_env_config(self, env_config: EnvConfig) -> "TrainedModel":
         """The same model, trading under ``env_config`` (finetuning trains on shorter episodes)."""
-        return replace(self, bundle=replace(self.bundle, env_config=env_config))
+        singles = [replace(m, bundle=replace(m.bundle, env_config=env_config)) for m in self.single_models()]
+        return TrainedModel.ensemble(singles)
 
 
 def train_model(
@@ -120,7 +143,9 @@ def train_model(
     ----------
     init : TrainedModel, optional
         Start from this model's weights (finetuning, or warm-starting the next
-        walk-forward fold from the previous one; both saw only earlier data).
+        walk-forward fold from the previous one; both saw only earlier data). A seed
+        ensemble trains each member from its own weights, member k with seed
+        ``seed + 1000 k``, and stays an ensemble.
     scaler : FeatureScaler, optional
         Use this fitted scaler (finetuning keeps its parent's) instead of fitting one
         on rows ``< train_stop``.
@@ -135,6 +160,15 @@ def train_model(
     steps : int
         Environment steps (one gradient update each after warm-up).
     """
+    if init is not None and init.members:
+        return TrainedModel.ensemble([
+            train_model(panel, train_stop=train_stop, train_start=train_start, variant=variant,
+                        env_config=env_config, sac_config=sac_config, steps=steps, seed=member_seed(seed, k),
+                        init=single, scaler=scaler, features=features, algo=algo, ppo_config=ppo_config,
+                        diagnostic_dir=diagnostic_dir, sources=sources, callbacks=callbacks, progress=progress,
+                        log_dir=None if log_dir is None or k == 0 else Path(log_dir) / f"member_{k}",
+                        description=f"{description} member {k}".strip())
+            for k, single in enumerate(init.single_models())])
     _check_span(panel, train_start, train_stop, env_config)
     if algo not in ALGORITHMS:
         raise ConfigError(f"unknown algorithm {algo!r}; choose from {list(ALGORITHMS)}")

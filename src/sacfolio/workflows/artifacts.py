@@ -15,7 +15,7 @@ from sacfolio.agents.config import SACConfig
 from sacfolio.agents.sac import SAC
 from sacfolio.exceptions import ConfigError, CorruptArtifactError
 from sacfolio.model.bundle import ModelBundle
-from sacfolio.model.files import bundle_documents, load_bundle, read_layout
+from sacfolio.model.files import bundle_documents, load_bundle, member_file, read_layout
 from sacfolio.registry.artifacts import ModelArtifacts
 from sacfolio.train.portfolio import TrainedModel
 
@@ -34,8 +34,10 @@ def to_artifacts(model: TrainedModel, *, metadata: dict[str, Any]) -> ModelArtif
     if model.algo != "sac":
         raise ConfigError(f"only SAC models are registered, got a {model.algo!r} model")
     bundle = model.bundle
+    tensors = {member_file(k, f): state for k, single in enumerate(model.single_models())
+               for f, state in single.learner.state_dicts().items()}
     return ModelArtifacts(
-        tensors=model.learner.state_dicts(),
+        tensors=tensors,
         documents=bundle_documents(bundle),
         metadata={**metadata, "variant": bundle.variant, "train_window": list(bundle.train_window),
                   "universe": list(bundle.symbols)},
@@ -49,12 +51,21 @@ def bundle_from_artifacts(artifacts: ModelArtifacts) -> ModelBundle:
 
 
 def trained_from_artifacts(artifacts: ModelArtifacts) -> TrainedModel:
-    """Rebuild the learner (actor, critics, temperature) and bundle of a loaded version."""
+    """Rebuild the learner (actor, critics, temperature) and bundle of a loaded version
+    (of each member, for a seed ensemble)."""
     missing = [f for f in SAC_FILES if f not in artifacts.tensors and f not in artifacts.documents]
     if missing:
         raise CorruptArtifactError(f"version {artifacts.version} lacks {missing}; it is not a SAC model")
     layout = read_layout(artifacts.documents, str(artifacts.version))
     sac_config = SACConfig.from_dict(artifacts.documents["config.json"]["sac"])
-    learner = SAC(layout.obs_dim, layout.act_dim, config=sac_config)
-    learner.load_state_dicts(artifacts.tensors)
-    return TrainedModel(learner=learner, bundle=bundle_from_artifacts(artifacts), sac_config=sac_config)
+    bundles = bundle_from_artifacts(artifacts).members()
+    singles = []
+    for k, bundle in enumerate(bundles):
+        names = {member_file(k, f): f for f in SAC_FILES if f.endswith(".pt")}
+        absent = [n for n in names if n not in artifacts.tensors]
+        if absent:
+            raise CorruptArtifactError(f"version {artifacts.version} lacks {absent} of ensemble member {k}")
+        learner = SAC(layout.obs_dim, layout.act_dim, config=sac_config)
+        learner.load_state_dicts({f: artifacts.tensors[n] for n, f in names.items()})
+        singles.append(TrainedModel(learner=learner, bundle=bundle, sac_config=sac_config))
+    return TrainedModel.ensemble(singles)

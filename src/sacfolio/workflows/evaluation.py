@@ -21,7 +21,8 @@ from sacfolio.evaluate.metrics import summarize
 from sacfolio.evaluate.report import ReportPaths, write_report
 from sacfolio.evaluate.results import WalkForwardResult
 from sacfolio.evaluate.walkforward import AGENT, WalkForwardConfig
-from sacfolio.features.variants import VARIANTS, FeatureSources, check_variant, default_cache_dir
+from sacfolio.exceptions import ConfigError
+from sacfolio.features.variants import FORECAST_VARIANTS, VARIANTS, FeatureSources, check_variant, default_cache_dir
 from sacfolio.registry.decision import PromotionDecision
 from sacfolio.registry.registry import Registry
 from sacfolio.strategies import STRATEGIES
@@ -42,7 +43,11 @@ class EvaluationRequest:
     """What to evaluate: data, test years, training budget, state variant and agent settings.
 
     ``eval_years`` None means 2015-2022 on real data and the last two years on the
-    synthetic market. ``sac_options`` override fields of the portfolio SAC settings
+    synthetic market. ``seeds`` is the seed-ensemble size K per fold. ``market`` names a
+    known-answer market (:data:`~sacfolio.data.known_markets.KNOWN_MARKETS`, planted
+    ``strength``) run instead of the data, with its known-model policy beside the
+    baselines. ``trials`` counts the configurations tried when these settings were chosen
+    (the deflated Sharpe ratio). ``sac_options`` override fields of the portfolio SAC settings
     (e.g. ``aux``, ``aux_coef_short``, ``allow_unsafe_lr``); ``env_options`` override the
     env settings in :meth:`EnvConfig.from_dict` form (e.g. ``{"action_mode": "residual",
     "execution": {"rebalance_rate": 0.25}}``), the defaults for whatever they leave out.
@@ -62,6 +67,10 @@ class EvaluationRequest:
     fundamentals: Path | None = None
     synthetic: bool = False
     agents: tuple[str, ...] = (AGENT,)
+    seeds: int = 1
+    market: str | None = None
+    strength: float | None = None
+    trials: int = 1
     sac_options: dict[str, Any] = field(default_factory=dict)
     env_options: dict[str, Any] = field(default_factory=dict)
     title: str = "sacfolio walk-forward evaluation"
@@ -75,6 +84,8 @@ class EvaluationRequest:
     @property
     def model_name(self) -> str:
         """The registry name a model of this run is saved under."""
+        if self.market is not None:
+            return f"{self.variant}_{self.market}"
         return self.variant + (SYNTHETIC_SUFFIX if self.synthetic else "")
 
 
@@ -116,33 +127,58 @@ def _inputs(request: EvaluationRequest, say: Callable[[str], None]) -> tuple[Mar
             request.eval_years or f"{last - 1}-{last}")
 
 
+def _known_inputs(request: EvaluationRequest, say: Callable[[str], None]):
+    """Panel, sources, test years and the known-model policy of a known-answer market."""
+    from sacfolio.data.known_markets import KNOWN_MARKETS, known_market
+    from sacfolio.strategies.known import KnownModel
+
+    market = known_market(request.market, strength=request.strength, seed=request.seed,
+                          out_dir=Path(request.out) / "synthetic_market")
+    cfg = market.config
+    say(f"[bold]known-answer market[/bold] {request.market}: {KNOWN_MARKETS[request.market]} "
+        f"(autocorr {cfg.autocorr:g}, sentiment IC {cfg.ic_sentiment:g}, fundamental IC {cfg.ic_fundamental:g}); "
+        "the known-model policy trades on the true conditional mean")
+    last = int(str(market.panel.dates[-1])[:4])
+    sources = FeatureSources.of(market.news_path, market.fundamentals_dir)
+    return (market.panel, sources, request.eval_years or f"{last - 3}-{last}",
+            {"known_model": KnownModel(market.panel, market.expected_returns())})
+
+
 def run_evaluation(request: EvaluationRequest, *, say: Callable[[str], None] = lambda _: None,
                    on_fold: OnFold | None = None) -> Evaluation:
     """Walk-forward run + report of ``request``; progress goes to ``say`` and ``on_fold``."""
     t0 = time.perf_counter()
     check_variant(request.variant)
-    panel, sources, year_spec = _inputs(request, say)
+    if request.market is not None and (request.synthetic or request.data is not None):
+        raise ConfigError("--market generates its own data: leave out --synthetic and --data")
+    if request.market is not None:
+        panel, sources, year_spec, extra = _known_inputs(request, say)
+    else:
+        (panel, sources, year_spec), extra = _inputs(request, say), {}
     years = tuple(parse_years(year_spec))
     names = tuple(STRATEGIES) if request.baselines is None else request.baselines
     wf_config = WalkForwardConfig(years=years, train_steps=request.steps, fold_steps=request.fold_steps,
                                   baselines=names, seed=request.seed, variant=request.variant,
-                                  agents=request.agents)
+                                  agents=request.agents, seeds=request.seeds)
     sac_config = dataclasses.replace(PORTFOLIO_SAC, **request.sac_options)
     say(f"[bold]data[/bold] {panel.source}: {panel.n_symbols} symbols, {panel.n_dates} weeks "
         f"{panel.dates[0]}..{panel.dates[-1]}")
     say(f"[bold]variant[/bold] {request.variant}: {VARIANTS[request.variant]}" + (
         "; this data has prices only, so sentiment and fundamentals are neutral (count 0, age maximal)"
-        if request.variant != "sac_price" and sources.empty else ""))
+        if request.variant in FORECAST_VARIANTS and sources.empty else ""))
     say(f"[bold]walk-forward[/bold] test years {years[0]}..{years[-1]} ({len(years)} folds), "
-        f"{request.steps} steps first fold, {request.fold_steps} per later fold, baselines: {', '.join(names)}")
+        f"{request.steps} steps first fold, {request.fold_steps} per later fold"
+        + (f", {request.seeds} seeds per fold traded as one (weights averaged)" if request.seeds > 1 else "")
+        + f", baselines: {', '.join(names)}")
     env_config = request.env_config
     say(f"[bold]env[/bold] {_describe_env(env_config)}")
     result, model = run_walk_forward(panel, config=wf_config, env_config=env_config, sac_config=sac_config,
                                      progress=request.progress, log_dir=Path(request.out) / "tensorboard",
-                                     on_fold=on_fold, sources=sources)
-    quality = None if request.variant == "sac_price" else _forecast_quality(panel, request, result)
+                                     on_fold=on_fold, sources=sources, extra_strategies=extra)
+    quality = _forecast_quality(panel, request, result) if request.variant in FORECAST_VARIANTS else None
     result.info["seconds"]["total"] = round(time.perf_counter() - t0, 1)
-    paths = write_report(result, Path(request.out), agent=AGENT, title=request.title)
+    paths = write_report(result, Path(request.out), agent=AGENT, title=request.title, seed=request.seed,
+                         n_trials=request.trials)
     return Evaluation(request=request, result=result, model=model, panel=panel, paths=paths, years=years,
                       forecast_quality=quality)
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from types import MappingProxyType
+from typing import Callable, Mapping
 
 from sacfolio.agents.config import SACConfig
 from sacfolio.data.panel import MarketPanel
@@ -22,6 +23,7 @@ from sacfolio.evaluate.walkforward import (AGENT, TrainingTask, WalkForwardConfi
 from sacfolio.features.blocks import FeatureSet
 from sacfolio.features.variants import FeatureSources, build_features
 from sacfolio.strategies import make_strategies
+from sacfolio.strategies.base import Strategy
 from sacfolio.train.portfolio import PORTFOLIO_SAC, TrainedModel, train_model
 
 __all__ = ["TaskResult", "run_task", "run_walk_forward"]
@@ -62,17 +64,18 @@ def run_task(task: TrainingTask, panel: MarketPanel, features: FeatureSet, *, va
         out.train_seconds += t1 - t0
         out.backtest_seconds += time.perf_counter() - t1
         out.models.append(trained)
-        out.training.append(_training_row(task.agent, fold, trained, warm, t1 - t0))
+        out.training.append(_training_row(task.agent, fold, trained, warm, t1 - t0, task.member))
         previous = trained
         if on_fold is not None and task.agent == AGENT:
             on_fold(fold, trained)
     return out
 
 
-def _training_row(agent: str, fold: Fold, trained: TrainedModel, warm: bool, seconds: float) -> dict:
+def _training_row(agent: str, fold: Fold, trained: TrainedModel, warm: bool, seconds: float,
+                  member: int) -> dict:
     tr = trained.train_result
     return {
-        "agent": agent, "fold": fold.label, "train_window": list(trained.bundle.train_window),
+        "agent": agent, "fold": fold.label, "member": member, "train_window": list(trained.bundle.train_window),
         "warm_start": warm, "steps": tr.n_steps, "updates": tr.n_updates,
         "seconds": round(seconds, 2), "steps_per_second": round(tr.steps_per_second, 1),
         "last_episode_returns": [round(x, 5) for x in tr.episode_returns[-5:]],
@@ -91,39 +94,72 @@ def run_walk_forward(
     on_fold: OnFold | None = None,
     sources: FeatureSources = FeatureSources(),
     cache_dir: str | Path | None = None,
+    extra_strategies: Mapping[str, Strategy] = MappingProxyType({}),
 ) -> tuple[WalkForwardResult, TrainedModel]:
     """Plan, train and test fold by fold; return every strategy's results and the last model.
 
     Parameters
     ----------
     on_fold : callable, optional
-        Called with each fold and its trained SAC model (e.g. to print progress).
+        Called with each fold and its trained SAC model (each ensemble member's, in
+        turn), e.g. to print progress.
+    extra_strategies : mapping, optional
+        Strategies beyond ``config.baselines`` run on the same folds and broker (e.g. the
+        known-model policy of a generated market).
 
     Returns
     -------
     (WalkForwardResult, TrainedModel)
-        The last fold's SAC model was trained on everything before the last test year.
+        The last fold's SAC model (a seed ensemble when ``config.seeds`` > 1) was trained
+        on everything before the last test year.
     """
     plan = plan_walk_forward(panel, config)
     raw = build_features(panel, config.variant, sources=sources, cache_dir=cache_dir, progress=progress)
     done = [run_task(task, panel, raw, variant=config.variant, env_config=env_config, sac_config=sac_config,
-                     sources=sources, progress=progress, log_dir=log_dir, on_fold=on_fold)
+                     sources=sources, progress=progress, log_dir=_member_dir(log_dir, task.member),
+                     on_fold=on_fold)
             for task in plan.tasks]
+    results, members, models = _agent_results(plan, done, panel, raw)
     t0 = time.perf_counter()
-    strategies = make_strategies(panel, config.baselines, rules=env_config.rules)
-    results: dict[str, list[BacktestResult]] = {a: [] for a in config.agents}
-    for r in done:
-        results[r.task.agent] += r.backtests
+    strategies = {**make_strategies(panel, config.baselines, rules=env_config.rules), **dict(extra_strategies)}
     for name, strategy in strategies.items():
         results[name] = [backtest_strategy(panel, strategy, fold, env_config.rules, name=name)
                          for fold in plan.folds]
     baseline_seconds = time.perf_counter() - t0
-    model = next(r for r in reversed(done) if r.task.agent == AGENT).models[-1]
+    model = models[AGENT][-1]
     info = _run_info(plan, raw, sources, env_config, sac_config, done, model, baseline_seconds, panel)
     info["baseline_fallbacks"] = {n: int(getattr(s, "fallbacks", 0)) for n, s in strategies.items()}
     wf = WalkForwardResult(symbols=panel.symbols, folds=plan.folds,
-                           results={k: tuple(v) for k, v in results.items()}, info=info)
+                           results={k: tuple(v) for k, v in results.items()}, info=info, members=members)
     return wf, model
+
+
+def _member_dir(log_dir: str | Path | None, member: int) -> str | Path | None:
+    return log_dir if log_dir is None or member == 0 else Path(log_dir) / f"member_{member}"
+
+
+def _agent_results(plan: WalkForwardPlan, done: list[TaskResult], panel: MarketPanel, raw: FeatureSet):
+    """Per agent: the fold results of its (ensemble) models, each member's results and the
+    fold models. One member: the task's own backtests; K members: each fold's ensemble
+    (:meth:`TrainedModel.ensemble`) backtested, the members' backtests kept for the band."""
+    results: dict[str, list[BacktestResult]] = {}
+    members: dict[str, tuple[tuple[BacktestResult, ...], ...]] = {}
+    models: dict[str, list[TrainedModel]] = {}
+    for agent in plan.config.agents:
+        by_member: dict[int, dict[str, tuple[TrainedModel, BacktestResult]]] = {}
+        for r in (r for r in done if r.task.agent == agent):
+            for fold, m, b in zip(r.task.folds, r.models, r.backtests):
+                by_member.setdefault(r.task.member, {})[fold.label] = (m, b)
+        order = sorted(by_member)
+        if len(order) == 1:
+            models[agent] = [by_member[order[0]][f.label][0] for f in plan.folds]
+            results[agent] = [by_member[order[0]][f.label][1] for f in plan.folds]
+            continue
+        models[agent] = [TrainedModel.ensemble([by_member[k][f.label][0] for k in order]) for f in plan.folds]
+        results[agent] = [backtest_model(m.bundle, panel, f, name=agent, features=raw)
+                          for m, f in zip(models[agent], plan.folds)]
+        members[agent] = tuple(tuple(by_member[k][f.label][1] for f in plan.folds) for k in order)
+    return results, members, models
 
 
 def _run_info(plan: WalkForwardPlan, raw: FeatureSet, sources: FeatureSources, env_config: EnvConfig,
@@ -133,7 +169,7 @@ def _run_info(plan: WalkForwardPlan, raw: FeatureSet, sources: FeatureSources, e
     config = plan.config
     training = sorted((row for r in done for row in r.training),
                       key=lambda row: ([f.label for f in plan.folds].index(row["fold"]),
-                                       config.agents.index(row["agent"])))
+                                       config.agents.index(row["agent"]), row["member"]))
     return {
         "agent": AGENT,
         "variant": config.variant,

@@ -17,14 +17,23 @@ def _drawdown(equity: np.ndarray) -> np.ndarray:
     return equity / np.maximum.accumulate(equity) - 1.0
 
 
+Band = tuple[np.ndarray, np.ndarray] | None
+"""Lowest and highest single-seed equity at each date of a seed ensemble (None: one seed)."""
+
+
 def report_figures(result: WalkForwardResult, names: list[str], agent: str,
-                   combined: dict[str, BacktestResult]) -> list[tuple[str, Any]]:
-    """``(div id, plotly figure)`` of the equity, drawdown and agent-weights charts."""
+                   combined: dict[str, BacktestResult], band: Band = None) -> list[tuple[str, Any]]:
+    """``(div id, plotly figure)`` of the equity (with the seed band), drawdown and agent-weights charts."""
     import plotly.graph_objects as go
 
     starts = [str(combined[agent].dates[0])] + [
         str(result.results[agent][i].dates[0]) for i in range(1, len(result.folds))]
     equity, drawdown = go.Figure(), go.Figure()
+    if band is not None:
+        x = combined[agent].dates.astype("datetime64[D]").astype(str)
+        equity.add_trace(go.Scatter(x=x, y=band[0], line={"width": 0}, showlegend=False, hoverinfo="skip"))
+        equity.add_trace(go.Scatter(x=x, y=band[1], line={"width": 0}, fill="tonexty",
+                                    fillcolor="rgba(31,119,180,0.18)", name=f"{agent}: range of single seeds"))
     for n in names:
         res = combined[n]
         x = res.dates.astype("datetime64[D]").astype(str)
@@ -55,13 +64,16 @@ def report_figures(result: WalkForwardResult, names: list[str], agent: str,
 
 
 def write_png(path: Path, names: list[str], agent: str, combined: dict[str, BacktestResult], title: str,
-              fold_starts: list[np.datetime64]) -> None:
+              fold_starts: list[np.datetime64], band: Band = None) -> None:
     """The equity curves (log scale, ceilings omitted) as a PNG at ``path``."""
     from matplotlib.figure import Figure  # no pyplot: no global backend state, renders with Agg
     from matplotlib.ticker import FuncFormatter
 
     fig = Figure(figsize=(11, 5.5), layout="constrained")
     ax = fig.add_subplot()
+    if band is not None:
+        ax.fill_between(combined[agent].dates.astype("datetime64[D]"), band[0], band[1], alpha=0.2,
+                        label=f"{agent}: range of single seeds", zorder=1)
     for n in names:
         if n.startswith(CEILING_PREFIX):
             continue

@@ -37,8 +37,9 @@ pre{background:#f8f8f8;padding:0.8em;overflow-x:auto}"""
 
 def report_html(title: str, doc: dict[str, Any], figures: list[tuple[str, Any]], total: dict[str, Metrics],
                 per_fold: list[tuple[str, dict[str, Metrics]]], names: list[str], agent: str,
-                interval: Interval | str) -> str:
-    """The whole page: the edge over 1/N, the charts, metrics of the span and per fold, settings."""
+                interval: Interval | str, evidence_lines: list[str] = ()) -> str:
+    """The whole page: the edge over 1/N and the evidence behind it, the charts, metrics of the
+    span and per fold, settings."""
     from plotly.offline import get_plotlyjs
 
     plots = "\n".join(fig.to_html(full_html=False, include_plotlyjs=False, div_id=div,
@@ -63,7 +64,7 @@ def report_html(title: str, doc: dict[str, Any], figures: list[tuple[str, Any]],
 <h1>{html.escape(title)}</h1>
 <p>Out-of-sample walk-forward, {span['start']} to {span['end']}, {len(per_fold)} yearly fold(s),
 {len(doc['symbols'])} symbols. Agent: <b>{html.escape(agent)}</b>.</p>
-<h2>Edge over 1/N</h2>{boot}
+<h2>Edge over 1/N</h2>{boot}{_evidence_html(evidence_lines)}
 <h2>Equity and drawdowns</h2>{plots}
 <h2>Metrics, whole span</h2>{metrics_table_html(total, names, agent)}
 <h2>Metrics per fold</h2>{folds}
@@ -75,6 +76,14 @@ it is a ceiling, not a strategy (hidden in the charts until clicked in the legen
 {forecast_quality_html(doc["info"])}<h2>Run settings</h2><pre>{info}</pre>
 </body></html>
 """
+
+
+def _evidence_html(lines: list[str]) -> str:
+    """The seed band, gross vs net, Sharpe confidence and known-policy share, one item each."""
+    if not lines:
+        return ""
+    items = "".join(f"<li>{html.escape(line)}</li>" for line in lines)
+    return f'<ul class="evidence">{items}</ul>'
 
 
 def forecast_quality_html(info: Mapping[str, Any]) -> str:

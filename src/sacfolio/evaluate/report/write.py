@@ -22,6 +22,7 @@ from sacfolio.evaluate.metrics import CONVENTIONS, Metrics, summarize
 from sacfolio.evaluate.report.charts import report_figures, write_png
 from sacfolio.evaluate.report.columns import BENCHMARK, strategy_order
 from sacfolio.evaluate.report.edge import sharpe_edge
+from sacfolio.evaluate.report.evidence import Evidence, gather_evidence
 from sacfolio.evaluate.report.page import report_html
 from sacfolio.evaluate.results import BacktestResult, WalkForwardResult
 
@@ -57,7 +58,7 @@ def _jsonable(value: Any) -> Any:
 
 
 def _metrics_document(result: WalkForwardResult, names: list[str], title: str, agent: str,
-                      total: dict[str, Metrics], interval: Interval | str) -> dict[str, Any]:
+                      total: dict[str, Metrics], interval: Interval | str, evidence: Evidence) -> dict[str, Any]:
     folds = []
     for i, fold in enumerate(result.folds):
         first = result.results[names[0]][i]
@@ -74,6 +75,7 @@ def _metrics_document(result: WalkForwardResult, names: list[str], title: str, a
         "total": {n: total[n].as_dict() for n in names},
         "bootstrap": ({"statistic": f"sharpe({agent}) - sharpe({BENCHMARK})", **interval.as_dict()}
                       if isinstance(interval, Interval) else {"error": interval}),
+        "evidence": _jsonable(evidence.as_dict()),
         "info": _jsonable(result.info),
     }
 
@@ -98,7 +100,7 @@ def _write_equity(path: Path, names: list[str], combined: Mapping[str, BacktestR
 
 
 def write_report(result: WalkForwardResult, out_dir: Path, *, agent: str = "sac", title: str,
-                 seed: int = 0) -> ReportPaths:
+                 seed: int = 0, n_trials: int = 1) -> ReportPaths:
     """Write ``report.html``, ``equity.png``, ``weights.csv``, ``equity.csv`` and ``metrics.json``.
 
     Parameters
@@ -113,6 +115,8 @@ def write_report(result: WalkForwardResult, out_dir: Path, *, agent: str = "sac"
         Heading of the HTML page and the PNG.
     seed : int, default 0
         Seed of the bootstrap of Sharpe(agent) - Sharpe(equal_weight).
+    n_trials : int, default 1
+        Configurations tried when the run's settings were chosen (the deflated Sharpe ratio).
 
     Returns
     -------
@@ -129,9 +133,10 @@ def write_report(result: WalkForwardResult, out_dir: Path, *, agent: str = "sac"
     per_fold = [(fold.label, {n: summarize(result.results[n][i]) for n in names})
                 for i, fold in enumerate(result.folds)]
     interval = sharpe_edge(result, agent, seed)
-    doc = _metrics_document(result, names, title, agent, total, interval)
-    figures = report_figures(result, names, agent, combined)
-    page = report_html(title, doc, figures, total, per_fold, names, agent, interval)
+    evidence = gather_evidence(result, agent, n_trials=n_trials)
+    doc = _metrics_document(result, names, title, agent, total, interval, evidence)
+    figures = report_figures(result, names, agent, combined, band=evidence.equity_band)
+    page = report_html(title, doc, figures, total, per_fold, names, agent, interval, evidence.lines(agent))
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -142,5 +147,5 @@ def write_report(result: WalkForwardResult, out_dir: Path, *, agent: str = "sac"
     _write_weights(paths.weights_csv, combined[agent])
     _write_equity(out_dir / "equity.csv", names, combined)
     write_png(paths.png, names, agent, combined, title,
-         [r.dates[0].astype("datetime64[D]") for r in result.results[agent][1:]])
+              [r.dates[0].astype("datetime64[D]") for r in result.results[agent][1:]], band=evidence.equity_band)
     return paths

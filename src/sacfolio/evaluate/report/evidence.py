@@ -1,0 +1,114 @@
+"""What the report says beyond the metric table: how stable, how costly, how credible.
+
+- the **seed band**: the single seeds behind a seed ensemble (their CAGR and Sharpe
+  range, and the equity band the charts draw);
+- **gross vs net**: the agent's and 1/N's CAGR before and after transaction costs;
+- **Sharpe confidence**: probabilistic and deflated Sharpe ratios
+  (:mod:`sacfolio.evaluate.significance`);
+- on a generated market, the **share of the known-model policy's excess CAGR**
+  over 1/N the agent earns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from sacfolio.evaluate.metrics import cagr, sharpe
+from sacfolio.evaluate.report.columns import BENCHMARK
+from sacfolio.evaluate.results import WalkForwardResult
+from sacfolio.evaluate.significance import SharpeConfidence, sharpe_confidence
+
+__all__ = ["KNOWN_POLICY", "Evidence", "gather_evidence"]
+
+KNOWN_POLICY = "known_model"
+"""Name of the known-model policy's results on a generated market."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Evidence:
+    """The report's stability, cost and credibility figures (None where they do not apply).
+
+    Attributes
+    ----------
+    members : int
+        Seed-ensemble size K (1: a single agent, no band).
+    member_cagr, member_sharpe : list of float
+        Each member's out-of-sample CAGR and Sharpe (empty for K = 1).
+    equity_band : (low, high) arrays or None
+        The lowest and highest member equity at each date.
+    gross : dict
+        ``{name: {"gross_cagr", "net_cagr", "cost_drag"}}`` for the agent and 1/N.
+    confidence : SharpeConfidence or None
+        None when the run has no 1/N baseline or too few weeks.
+    known_share : float or None
+        (CAGR(agent) - CAGR(1/N)) / (CAGR(known) - CAGR(1/N)); None without the known
+        policy or when its edge is under half a point.
+    """
+
+    members: int
+    member_cagr: list[float]
+    member_sharpe: list[float]
+    equity_band: tuple[np.ndarray, np.ndarray] | None
+    gross: dict[str, dict[str, float]]
+    confidence: SharpeConfidence | None
+    known_share: float | None
+
+    def as_dict(self) -> dict[str, Any]:
+        spread = (max(self.member_cagr) - min(self.member_cagr)) if self.member_cagr else None
+        return {"members": self.members, "member_cagr": self.member_cagr, "member_sharpe": self.member_sharpe,
+                "member_cagr_spread": spread, "gross_vs_net": self.gross,
+                "sharpe_confidence": None if self.confidence is None else self.confidence.as_dict(),
+                "known_policy_share": self.known_share}
+
+    def lines(self, agent: str) -> list[str]:
+        """Plain-text lines for the terminal summary."""
+        out = []
+        if self.member_cagr:
+            c, s = self.member_cagr, self.member_sharpe
+            out.append(f"seed band: {self.members} seeds traded as one (weights averaged); single seeds' "
+                       f"CAGR {100 * min(c):.1f}%..{100 * max(c):.1f}% (spread {100 * (max(c) - min(c)):.1f} pts), "
+                       f"Sharpe {min(s):.2f}..{max(s):.2f}")
+        for name, g in self.gross.items():
+            out.append(f"gross vs net: {name} CAGR {100 * g['gross_cagr']:.1f}% before costs, "
+                       f"{100 * g['net_cagr']:.1f}% after ({100 * g['cost_drag']:.1f} pts a year)")
+        if self.confidence is not None:
+            c = self.confidence
+            out.append(f"Sharpe confidence: P(true Sharpe of {agent} > 0) = {c.psr:.2f}, > 1/N's = "
+                       f"{c.psr_vs_benchmark:.2f}; deflated for {c.n_trials} configuration(s) tried "
+                       f"(bar {c.expected_max_sharpe:.2f}): {c.dsr:.2f}")
+        if self.known_share is not None:
+            out.append(f"known-model policy: {agent} earns {100 * self.known_share:.0f}% of its excess CAGR over 1/N")
+        return out
+
+
+def gather_evidence(result: WalkForwardResult, agent: str, *, n_trials: int = 1) -> Evidence:
+    """The :class:`Evidence` of ``result`` for ``agent`` (``n_trials``: configurations tried)."""
+    combined = result.combined(agent)
+    members = result.combined_members(agent)
+    band = None
+    if members:
+        curves = np.stack([m.equity for m in members])
+        band = (curves.min(axis=0), curves.max(axis=0))
+    gross = {}
+    for name in (agent, BENCHMARK):
+        if name in result.results:
+            r = result.combined(name)
+            net, before = float(cagr(r.returns)), float(cagr((1 + r.returns) / (1 - r.costs) - 1))
+            gross[name] = {"gross_cagr": before, "net_cagr": net, "cost_drag": before - net}
+    confidence = None
+    if BENCHMARK in result.results and len(combined.returns) >= 3:
+        confidence = sharpe_confidence(combined.returns, result.combined(BENCHMARK).returns, n_trials=n_trials)
+    return Evidence(members=max(1, len(members)), member_cagr=[float(cagr(m.returns)) for m in members],
+                    member_sharpe=[float(sharpe(m.returns)) for m in members], equity_band=band, gross=gross,
+                    confidence=confidence, known_share=_known_share(result, agent))
+
+
+def _known_share(result: WalkForwardResult, agent: str) -> float | None:
+    if KNOWN_POLICY not in result.results or BENCHMARK not in result.results:
+        return None
+    base = float(cagr(result.combined(BENCHMARK).returns))
+    known = float(cagr(result.combined(KNOWN_POLICY).returns)) - base
+    return None if known < 0.005 else (float(cagr(result.combined(agent).returns)) - base) / known

@@ -1,0 +1,79 @@
+"""Seed ensembles through the walk-forward, the registry files and finetuning."""
+
+import numpy as np
+import pytest
+import torch
+
+from sacfolio.agents.config import SACConfig
+from sacfolio.data import load_sp500_sample
+from sacfolio.env.config import EnvConfig
+from sacfolio.evaluate.walkforward import WalkForwardConfig, plan_walk_forward
+from sacfolio.exceptions import ConfigError
+from sacfolio.train.portfolio import train_model
+from sacfolio.workflows.artifacts import bundle_from_artifacts, to_artifacts, trained_from_artifacts
+from sacfolio.workflows.walkforward import run_walk_forward
+
+SMALL = SACConfig(warmup_steps=50, batch_size=32, hidden_sizes=(32, 32))
+ENV = EnvConfig.from_dict({"action_mode": "residual", "execution": {"rebalance_rate": 0.5}})
+
+
+def _config(**kw) -> WalkForwardConfig:
+    return WalkForwardConfig(years=(2021, 2022), train_steps=200, fold_steps=100, baselines=("equal_weight",),
+                             variant="sac_price", **kw)
+
+
+@pytest.fixture(scope="module")
+def panel():
+    return load_sp500_sample(start="2016-01-01")
+
+
+@pytest.fixture(scope="module")
+def ensemble_run(panel):
+    return run_walk_forward(panel, config=_config(seed=3, seeds=2), env_config=ENV, sac_config=SMALL,
+                            progress=False)
+
+
+def test_each_member_equals_the_single_run_of_its_seed(panel, ensemble_run) -> None:
+    result, model = ensemble_run
+    assert model.bundle.n_members == 2 and len(result.members["sac"]) == 2
+    for k, root in enumerate((3, 1003)):
+        single, _ = run_walk_forward(panel, config=_config(seed=root), env_config=ENV, sac_config=SMALL,
+                                     progress=False)
+        for a, b in zip(result.members["sac"][k], single.results["sac"]):
+            np.testing.assert_allclose(a.weights, b.weights, rtol=0, atol=1e-12)
+            np.testing.assert_allclose(a.returns, b.returns, rtol=0, atol=1e-12)
+    # the ensemble trades neither member's weights but feasible ones of its own
+    traded = result.combined("sac").weights
+    assert not np.allclose(traded, result.combined_members("sac")[0].weights)
+    assert np.allclose(traded.sum(axis=1), 1.0) and (traded[:, -1] >= 0.02 - 1e-12).all()
+    assert (traded[:, :-1] <= 0.2 + 1e-12).all()
+    assert [(r["fold"], r["member"]) for r in result.info["training"]] == [
+        ("2021", 0), ("2021", 1), ("2022", 0), ("2022", 1)]
+
+
+def test_the_plan_gives_member_k_the_seeds_of_root_plus_1000k(panel) -> None:
+    plan = plan_walk_forward(panel, _config(seed=5, seeds=3))
+    assert [(t.member, t.seeds) for t in plan.tasks] == [(0, (5, 6)), (1, (1005, 1006)), (2, (2005, 2006))]
+    with pytest.raises(ConfigError, match="seeds=0"):
+        _config(seeds=0)
+
+
+def test_an_ensemble_round_trips_through_artifacts_and_finetunes_member_by_member(panel, ensemble_run) -> None:
+    _, model = ensemble_run
+    artifacts = to_artifacts(model, metadata={})
+    assert {"actor.pt", "critic.pt", "member1_actor.pt", "member1_critic.pt", "member1_log_alpha.pt"} <= set(
+        artifacts.tensors)
+    loaded = trained_from_artifacts(artifacts)
+    assert len(loaded.single_models()) == 2
+    obs = torch.randn(8, loaded.learner.obs_dim, generator=torch.Generator().manual_seed(0))
+    for a, b in zip(loaded.single_models(), model.single_models()):
+        assert torch.equal(a.learner.actor.act(obs, deterministic=True), b.learner.actor.act(obs, deterministic=True))
+    bundle = bundle_from_artifacts(artifacts)
+    t = panel.n_dates - 1
+    np.testing.assert_array_equal(bundle.target_weights(bundle.core(panel), t),
+                                  model.bundle.target_weights(model.bundle.core(panel), t))
+    fine = train_model(panel, train_start=panel.n_dates - 60, train_stop=panel.n_dates - 1, variant="sac_price",
+                       env_config=ENV, sac_config=SMALL, steps=60, seed=9, init=loaded,
+                       scaler=loaded.bundle.scaler, progress=False)
+    assert fine.bundle.n_members == 2
+    assert [m.train_result.n_steps for m in fine.single_models()] == [60, 60]
