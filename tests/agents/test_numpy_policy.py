@@ -24,6 +24,18 @@ def test_matches_torch_actor_deterministic_action():
     assert (policy.obs_dim, policy.act_dim) == (15, 6)
 
 
+def test_the_export_is_a_copy_that_later_training_or_shared_memory_cannot_touch():
+    actor = _actor()
+    policy = NumpyPolicy.from_actor(actor)
+    obs = np.random.default_rng(2).standard_normal((4, 15)).astype(np.float32)
+    before = policy(obs).copy()
+    with torch.no_grad():
+        for p in actor.parameters():
+            p.add_(1.0)
+    actor.share_memory()  # what sending the actor to a worker process does to its storage
+    np.testing.assert_array_equal(policy(obs), before)
+
+
 def test_arrays_and_npz_round_trip(tmp_path):
     policy = NumpyPolicy.from_actor(_actor())
     obs = np.random.default_rng(1).standard_normal((5, 15))

@@ -77,3 +77,16 @@ def test_an_ensemble_round_trips_through_artifacts_and_finetunes_member_by_membe
                        scaler=loaded.bundle.scaler, progress=False)
     assert fine.bundle.n_members == 2
     assert [m.train_result.n_steps for m in fine.single_models()] == [60, 60]
+
+
+def test_a_process_pool_gives_the_local_run_bit_for_bit(panel, ensemble_run) -> None:
+    local, _ = ensemble_run
+    pooled, model = run_walk_forward(panel, config=_config(seed=3, seeds=2), env_config=ENV, sac_config=SMALL,
+                                     progress=False, executor="process", workers=2)
+    assert model.bundle.n_members == 2
+    for name in local.results:
+        for a, b in zip(local.results[name], pooled.results[name]):
+            np.testing.assert_array_equal(a.weights, b.weights)
+            np.testing.assert_array_equal(a.returns, b.returns)
+    with pytest.raises(ConfigError, match="unknown executor 'ray2'"):
+        run_walk_forward(panel, config=_config(), executor="ray2")

@@ -52,8 +52,10 @@ class NumpyPolicy:
     def from_actor(cls, actor: GaussianActor) -> "NumpyPolicy":
         """Copy the trunk and mean head of a trained actor (the log-std head is not needed)."""
         layers = actor.linears()[:-1]  # trunk..., mean head
-        return cls([l.weight.detach().cpu().numpy().T for l in layers],
-                   [l.bias.detach().cpu().numpy() for l in layers])
+        # copies, never views: a view would follow the actor's later training, and point at
+        # freed memory once torch moves the parameters (e.g. to shared memory for a worker)
+        return cls([l.weight.detach().cpu().numpy().T.copy() for l in layers],
+                   [l.bias.detach().cpu().numpy().copy() for l in layers])
 
     def __call__(self, obs: np.ndarray) -> np.ndarray:
         """Deterministic actions.

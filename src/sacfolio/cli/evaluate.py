@@ -10,11 +10,10 @@ import typer
 
 from sacfolio.cli.app import app, console
 from sacfolio.cli.options import (ActionModeOpt, AgentsOpt, AuxLongOpt, AuxOpt, AuxShortOpt, BaselinesOpt,
-                                  DataOpt, EndOpt, FoldStepsOpt, FundamentalsOpt, HomeOpt, MarketOpt, NewsOpt,
-                                  NoTradeBandOpt, ProgressOpt, RebalanceRateOpt, RewardOpt, SeedOpt, SeedsOpt,
-                                  StartOpt, StepsOpt, StrengthOpt, TiltOpt, TrainCostOpt, UnsafeLrOpt,
-                                  VariantOpt, YearsOpt,
-                                  env_options, sac_options, split_names)
+                                  DataOpt, EndOpt, ExecutorOpt, FoldStepsOpt, FundamentalsOpt, HomeOpt, MarketOpt,
+                                  NewsOpt, NoTradeBandOpt, ProgressOpt, RebalanceRateOpt, RewardOpt, SeedOpt,
+                                  SeedsOpt, StartOpt, StepsOpt, StrengthOpt, TiltOpt, TrainCostOpt, UnsafeLrOpt,
+                                  VariantOpt, WorkersOpt, YearsOpt, env_options, sac_options, split_names)
 
 __all__ = ["demo", "evaluate", "open_registry"]
 
@@ -97,6 +96,8 @@ def demo(
     seeds: SeedsOpt = 1,
     market: MarketOpt = None,
     strength: StrengthOpt = None,
+    executor: ExecutorOpt = "local",
+    workers: WorkersOpt = None,
     baselines: BaselinesOpt = None,
     out: Annotated[Path, typer.Option(help="Directory for the report, weights and TensorBoard logs.")] = Path("runs/demo"),
     progress: ProgressOpt = True,
@@ -131,7 +132,7 @@ def demo(
         out=out, data=data, start=start, end=end, eval_years=eval_years, steps=steps, fold_steps=fold_steps,
         seed=seed, baselines=split_names(baselines), variant=variant, news=news, fundamentals=fundamentals,
         synthetic=synthetic, agents=split_names(agents), title=f"sacfolio demo ({variant})", progress=progress,
-        seeds=seeds, market=market, strength=strength,
+        seeds=seeds, market=market, strength=strength, executor=executor, workers=workers,
         sac_options=sac_options(aux=aux, aux_coef_short=aux_coef_short, aux_coef_long=aux_coef_long,
                                 allow_unsafe_lr=allow_unsafe_lr),
         env_options=env_options(action_mode=action_mode, tilt=tilt, rebalance_rate=rebalance_rate,
@@ -157,6 +158,8 @@ def evaluate(
     seeds: SeedsOpt = 1,
     market: MarketOpt = None,
     strength: StrengthOpt = None,
+    executor: ExecutorOpt = "local",
+    workers: WorkersOpt = None,
     baselines: BaselinesOpt = None,
     out: Annotated[Path, typer.Option(help="Directory for the report.")] = Path("runs/evaluate"),
     agents: AgentsOpt = "sac",
@@ -184,7 +187,7 @@ def evaluate(
         out=out, data=data, start=start, end=end, eval_years=eval_years, steps=steps, fold_steps=fold_steps,
         seed=seed, baselines=split_names(baselines), variant=variant, news=news, fundamentals=fundamentals,
         agents=split_names(agents), title=f"sacfolio walk-forward evaluation ({variant})", progress=progress,
-        seeds=seeds, market=market, strength=strength,
+        seeds=seeds, market=market, strength=strength, executor=executor, workers=workers,
         sac_options=sac_options(aux=aux, aux_coef_short=aux_coef_short, aux_coef_long=aux_coef_long,
                                 allow_unsafe_lr=allow_unsafe_lr),
         env_options=env_options(action_mode=action_mode, tilt=tilt, rebalance_rate=rebalance_rate,

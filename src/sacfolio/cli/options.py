@@ -8,9 +8,9 @@ from typing import Annotated, Optional
 import typer
 
 __all__ = ["ActionModeOpt", "AgentsOpt", "AuxLongOpt", "AuxOpt", "AuxShortOpt", "DataOpt", "EndOpt",
-           "FoldStepsOpt", "FundamentalsOpt", "HomeOpt", "MarketOpt", "NewsOpt", "NoTradeBandOpt", "ProgressOpt",
+           "ExecutorOpt", "FoldStepsOpt", "FundamentalsOpt", "HomeOpt", "MarketOpt", "NewsOpt", "NoTradeBandOpt", "ProgressOpt",
            "RebalanceRateOpt", "RewardOpt", "SeedOpt", "SeedsOpt", "StartOpt", "StepsOpt", "StrengthOpt", "TiltOpt",
-           "TrainCostOpt", "UnsafeLrOpt", "VariantOpt", "YearsOpt", "BaselinesOpt", "env_options", "sac_options", "split_names"]
+           "TrainCostOpt", "UnsafeLrOpt", "WorkersOpt", "VariantOpt", "YearsOpt", "BaselinesOpt", "env_options", "sac_options", "split_names"]
 
 DataOpt = Annotated[Optional[Path], typer.Option(
     "--data", help="CSV or Parquet of prices (wide: date + one close column per symbol; long: "
@@ -23,6 +23,12 @@ SeedsOpt = Annotated[int, typer.Option(
     "--seeds", min=1, max=64, help="Seed ensemble: train K agents per fold (member k with root seed "
     "--seed + 1000 k) and trade the average of their target weights, a portfolio of portfolios. "
     "The report shows the single seeds' band.")]
+ExecutorOpt = Annotated[str, typer.Option(
+    "--executor", help="Where the training tasks run: 'local' (one after another in this process) or "
+    "'process' (a pool of worker processes; each seed's chain of folds is one task). Same results either way.")]
+WorkersOpt = Annotated[Optional[int], typer.Option(
+    "--workers", min=1, help="Processes of --executor process (default: the number of CPUs).",
+    show_default=False)]
 MarketOpt = Annotated[Optional[str], typer.Option(
     "--market", help="Run on a generated known-answer market instead of data: 'null' (no signal: "
     "1/N-like is best), 'ar1' (last week's idiosyncratic move predicts this week's) or 'factor' "

@@ -47,7 +47,8 @@ class EvaluationRequest:
     known-answer market (:data:`~sacfolio.data.known_markets.KNOWN_MARKETS`, planted
     ``strength``) run instead of the data, with its known-model policy beside the
     baselines. ``trials`` counts the configurations tried when these settings were chosen
-    (the deflated Sharpe ratio). ``sac_options`` override fields of the portfolio SAC settings
+    (the deflated Sharpe ratio). ``executor`` and ``workers`` say where the training
+    tasks run (:mod:`sacfolio.workflows.executors`). ``sac_options`` override fields of the portfolio SAC settings
     (e.g. ``aux``, ``aux_coef_short``, ``allow_unsafe_lr``); ``env_options`` override the
     env settings in :meth:`EnvConfig.from_dict` form (e.g. ``{"action_mode": "residual",
     "execution": {"rebalance_rate": 0.25}}``), the defaults for whatever they leave out.
@@ -71,6 +72,8 @@ class EvaluationRequest:
     market: str | None = None
     strength: float | None = None
     trials: int = 1
+    executor: str = "local"
+    workers: int | None = None
     sac_options: dict[str, Any] = field(default_factory=dict)
     env_options: dict[str, Any] = field(default_factory=dict)
     title: str = "sacfolio walk-forward evaluation"
@@ -174,7 +177,8 @@ def run_evaluation(request: EvaluationRequest, *, say: Callable[[str], None] = l
     say(f"[bold]env[/bold] {_describe_env(env_config)}")
     result, model = run_walk_forward(panel, config=wf_config, env_config=env_config, sac_config=sac_config,
                                      progress=request.progress, log_dir=Path(request.out) / "tensorboard",
-                                     on_fold=on_fold, sources=sources, extra_strategies=extra)
+                                     on_fold=on_fold, sources=sources, extra_strategies=extra,
+                                     executor=request.executor, workers=request.workers)
     quality = _forecast_quality(panel, request, result) if request.variant in FORECAST_VARIANTS else None
     result.info["seconds"]["total"] = round(time.perf_counter() - t0, 1)
     paths = write_report(result, Path(request.out), agent=AGENT, title=request.title, seed=request.seed,

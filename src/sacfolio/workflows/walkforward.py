@@ -7,6 +7,7 @@ tasks elsewhere (another process, a cluster) gives the same results.
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,7 @@ from sacfolio.features.variants import FeatureSources, build_features
 from sacfolio.strategies import make_strategies
 from sacfolio.strategies.base import Strategy
 from sacfolio.train.portfolio import PORTFOLIO_SAC, TrainedModel, train_model
+from sacfolio.workflows.executors import check_executor, run_tasks
 
 __all__ = ["TaskResult", "run_task", "run_walk_forward"]
 
@@ -95,6 +97,8 @@ def run_walk_forward(
     sources: FeatureSources = FeatureSources(),
     cache_dir: str | Path | None = None,
     extra_strategies: Mapping[str, Strategy] = MappingProxyType({}),
+    executor: str = "local",
+    workers: int | None = None,
 ) -> tuple[WalkForwardResult, TrainedModel]:
     """Plan, train and test fold by fold; return every strategy's results and the last model.
 
@@ -106,6 +110,9 @@ def run_walk_forward(
     extra_strategies : mapping, optional
         Strategies beyond ``config.baselines`` run on the same folds and broker (e.g. the
         known-model policy of a generated market).
+    executor : {"local", "process"}
+        Where the training tasks run (:mod:`sacfolio.workflows.executors`); the results
+        are the same either way. ``workers`` caps the process pool (default: CPU count).
 
     Returns
     -------
@@ -115,10 +122,19 @@ def run_walk_forward(
     """
     plan = plan_walk_forward(panel, config)
     raw = build_features(panel, config.variant, sources=sources, cache_dir=cache_dir, progress=progress)
-    done = [run_task(task, panel, raw, variant=config.variant, env_config=env_config, sac_config=sac_config,
-                     sources=sources, progress=progress, log_dir=_member_dir(log_dir, task.member),
-                     on_fold=on_fold)
-            for task in plan.tasks]
+    check_executor(executor, workers)
+    parallel = executor != "local" and len(plan.tasks) > 1
+    run = functools.partial(_run_planned_task, panel=panel, features=raw, variant=config.variant,
+                            env_config=env_config, sac_config=sac_config, sources=sources,
+                            progress=progress and not parallel, log_dir=log_dir,
+                            on_fold=None if parallel else on_fold)
+
+    def done_fold(task: TrainingTask, result: TaskResult) -> None:
+        if parallel and on_fold is not None and task.agent == AGENT:
+            for fold, model in zip(task.folds, result.models):
+                on_fold(fold, model)
+
+    done = run_tasks(plan.tasks, run, executor=executor, workers=workers, on_done=done_fold)
     results, members, models = _agent_results(plan, done, panel, raw)
     t0 = time.perf_counter()
     strategies = {**make_strategies(panel, config.baselines, rules=env_config.rules), **dict(extra_strategies)}
@@ -134,8 +150,10 @@ def run_walk_forward(
     return wf, model
 
 
-def _member_dir(log_dir: str | Path | None, member: int) -> str | Path | None:
-    return log_dir if log_dir is None or member == 0 else Path(log_dir) / f"member_{member}"
+def _run_planned_task(task: TrainingTask, *, log_dir: str | Path | None, **kwargs) -> TaskResult:
+    """:func:`run_task` with member k's TensorBoard logs under ``member_<k>`` (picklable)."""
+    member_dir = log_dir if log_dir is None or task.member == 0 else Path(log_dir) / f"member_{task.member}"
+    return run_task(task, log_dir=member_dir, **kwargs)
 
 
 def _agent_results(plan: WalkForwardPlan, done: list[TaskResult], panel: MarketPanel, raw: FeatureSet):
