@@ -35,3 +35,9 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) runs build *.egg-info src/*.egg-info
+
+# The fault suite: SIGKILL loops (100 kills), a full disk, a corrupt job store, concurrent
+# clients against real servers. Bounded: each loop has a count and a time limit.
+.PHONY: faults
+faults: $(STAMP)
+	SACFOLIO_FAULTS=1 SACFOLIO_FAULT_KILLS=100 $(PY) -m pytest -q -s tests/faults tests/registry/test_registry_crash.py

@@ -43,7 +43,12 @@ def test_demo_on_a_small_slice_writes_a_report_weights_and_a_registered_model(tm
     assert "sac" in json.dumps(metrics)
     assert "Forecast quality per year" in html
     listing = _run("registry", "list", "sac_lstm", "--home", str(tmp_path / "models"), cwd=tmp_path)
-    assert listing.returncode == 0 and "current" in listing.stdout
+    assert listing.returncode == 0 and "sac_lstm" in listing.stdout
+    # a first version serves only if it beat constrained 1/N on the gate year; either way the
+    # gate line says which, and the listing marks current only when it did
+    promoted = "PROMOTED" in proc.stdout
+    assert promoted or "not promoted" in proc.stdout
+    assert ("current" in listing.stdout) == promoted
 
 
 @pytest.mark.parametrize(

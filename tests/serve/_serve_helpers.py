@@ -112,3 +112,23 @@ def wait_for_job(client: httpx.Client, job_id: str, timeout: float = 240.0) -> d
             return job
         time.sleep(0.5)
     raise AssertionError(f"job {job_id} did not finish within {timeout}s: {job}")
+
+
+def train_small_home(home: Path) -> str:
+    """A registry at ``home`` with one small promoted sac_price model (300 steps on the embedded
+    sample) and the training health monitor's summary in its metadata; returns its version."""
+    from sacfolio.data import load_sp500_sample
+    from sacfolio.diagnostics.findings import HealthConfig
+    from sacfolio.registry import Registry
+    from sacfolio.train.callbacks.health import HealthMonitor
+    from sacfolio.train.portfolio import train_model
+    from sacfolio.workflows.artifacts import to_artifacts
+
+    panel = load_sp500_sample()
+    monitor = HealthMonitor(HealthConfig(every=100, policy="warn"))
+    model = train_model(panel, train_stop=panel.n_dates - 1, steps=300, seed=0, progress=False,
+                        callbacks=[monitor])
+    registry = Registry(home)
+    version = registry.save("sac_price", to_artifacts(model, metadata={"seed": 0, "health": monitor.summary()}))
+    registry.set_current("sac_price", version, reason="test fixture")
+    return version

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from _serve_helpers import ServerProcess
+from _serve_helpers import ServerProcess, train_small_home
 
 
 @pytest.fixture
@@ -31,21 +31,8 @@ def launch(tmp_path: Path) -> Iterator:
 def trained_home(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """A registry with one small promoted sac_price model (300 steps on the embedded sample),
     with the training health monitor's summary in its metadata."""
-    from sacfolio.data import load_sp500_sample
-    from sacfolio.diagnostics.findings import HealthConfig
-    from sacfolio.registry import Registry
-    from sacfolio.workflows.artifacts import to_artifacts
-    from sacfolio.train.callbacks.health import HealthMonitor
-    from sacfolio.train.portfolio import train_model
-
     home = tmp_path_factory.mktemp("trained") / "models"
-    panel = load_sp500_sample()
-    monitor = HealthMonitor(HealthConfig(every=100, policy="warn"))
-    model = train_model(panel, train_stop=panel.n_dates - 1, steps=300, seed=0, progress=False,
-                        callbacks=[monitor])
-    registry = Registry(home)
-    version = registry.save("sac_price", to_artifacts(model, metadata={"seed": 0, "health": monitor.summary()}))
-    registry.set_current("sac_price", version, reason="test fixture")
+    version = train_small_home(home)
     return home, version
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from sacfolio.serve.jobs import JobStore
 
 
@@ -38,3 +40,19 @@ def test_a_new_store_on_the_same_file_fails_jobs_left_running(tmp_path):
     # the worker of the cut-off job can no longer overwrite the verdict
     assert not reopened.succeed(job.id, version="v", promoted=True, decision={}, log_tail="")
     assert reopened.get(job.id).state == "failed"
+
+
+def test_a_corrupt_store_is_moved_aside_never_overwritten(tmp_path, caplog):
+    path = tmp_path / "jobs.sqlite3"
+    garbage = b"this is not SQLite\x00" * 100
+    path.write_bytes(garbage)
+    with caplog.at_level("ERROR", logger="sacfolio.serve.jobs"):
+        store = JobStore(path)
+    assert store.moved_aside is not None and store.moved_aside.read_bytes() == garbage
+    assert "moved it aside" in caplog.text and str(store.moved_aside) in caplog.text
+    job, created = store.submit("sac_price", "full", {"steps": 1})  # a fresh, working store
+    assert created and store.get(job.id).state == "queued"
+    path.write_bytes(garbage)
+    with pytest.raises(Exception, match="not a database"):
+        JobStore(path, recover_corrupt=False)  # a worker never moves the service's store
+    assert path.read_bytes() == garbage

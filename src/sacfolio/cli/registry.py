@@ -132,6 +132,7 @@ def _promote_command(gate_factory: GateFactory | None) -> Callable[..., None]:
             window=setup.window if setup else None,
             health=setup.health if setup else None,
             force_reason=reason if force else None,
+            baseline=setup.baseline if setup else None,
         )
         _console().print(decision.summary())
         if not decision.promoted:

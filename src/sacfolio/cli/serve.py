@@ -25,9 +25,13 @@ def serve_command(
 
     from sacfolio.serve.app import create_app
     from sacfolio.serve.bind import check_bind
+    from sacfolio.serve.limits import deadline_protocol
     from sacfolio.serve.settings import load_settings
 
     settings = load_settings(config)
     check_bind(host, settings, insecure)
+    # h11 with a deadline for each request head; header block and idle connections bounded
     uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level,
-                timeout_graceful_shutdown=15)
+                timeout_graceful_shutdown=15, http=deadline_protocol(settings.request_timeout_seconds),
+                h11_max_incomplete_event_size=settings.max_header_bytes,
+                timeout_keep_alive=settings.keep_alive_seconds)

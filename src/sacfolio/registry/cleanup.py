@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from sacfolio.registry.history import ever_promoted, read_history
-from sacfolio.registry.pointer import read_current
+from sacfolio.registry.pointer import current_version
 from sacfolio.registry.storage import TEMP_PREFIX, Store
 from sacfolio.registry.versions import is_complete, is_version_id, version_time
 
@@ -63,7 +63,7 @@ def collect_garbage(store: Store, name: str, *, keep: int, lock_timeout: float,
                 store.remove_tree(f"{name}/{entry}")
                 leftovers.append(entry)
         protected = ever_promoted(read_history(store, name))
-        current = read_current(store, name)
+        current = current_version(store, name)
         if current is not None:
             protected.add(current)
         unpromoted = sorted(v for v in complete if v not in protected)

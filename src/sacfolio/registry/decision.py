@@ -53,14 +53,20 @@ class GateEvaluation:
     ----------
     weekly_returns : ndarray of float64, shape (S,)
         Net simple returns per week, costs included (read-only copy).
+    in_sample_weeks : int, default 0
+        Weeks of the window the evaluated model was trained on. Anything above 0 is
+        in-sample evidence, which the gate never promotes on.
     cagr : float
         Computed from ``weekly_returns`` with :func:`sacfolio.evaluate.metrics.cagr`.
     """
 
     weekly_returns: np.ndarray
+    in_sample_weeks: int = 0
     cagr: float = field(init=False)
 
     def __post_init__(self) -> None:
+        if int(self.in_sample_weeks) < 0:
+            raise EvaluationWindowError(f"in_sample_weeks must be >= 0, got {self.in_sample_weeks}")
         r = np.array(self.weekly_returns, dtype=np.float64, copy=True)
         if r.ndim != 1 or len(r) < 2:
             raise EvaluationWindowError(f"weekly_returns must be 1-D with >= 2 weeks, got shape {r.shape}")
@@ -95,6 +101,10 @@ class PromotionDecision:
     window : dict
     health_problems : tuple of str
     min_confidence : float
+    candidate_in_sample_weeks : int
+        Weeks of the window the candidate's evaluated model trained on (0: out of sample).
+    baseline_cagr : float or None
+        CAGR of the static fallback (constrained 1/N) on the window, when evaluated.
     """
 
     name: str
@@ -112,6 +122,8 @@ class PromotionDecision:
     window: dict[str, Any] = field(default_factory=dict)
     health_problems: tuple[str, ...] = ()
     min_confidence: float = 0.0
+    candidate_in_sample_weeks: int = 0
+    baseline_cagr: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready fields."""

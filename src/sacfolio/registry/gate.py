@@ -1,6 +1,10 @@
 """Promotion gate: a candidate replaces ``current`` only if it earns more on the same window.
 
-The first model of a name is promoted. Later, the current model and the
+Only out-of-sample evidence counts: an evaluation of a model on weeks it trained
+on (``in_sample_weeks > 0``) is never a reason to promote. The first model of a
+name is promoted if its health checks pass and, when the caller supplies the
+static fallback's evaluation (``baseline``), its CAGR beats it; otherwise it is
+kept as a version with the reason recorded. Later, the current model and the
 candidate are evaluated on the same window and the candidate is promoted only if
 its CAGR is higher and its health checks pass. Two years of weekly returns rarely
 separate two strategies, so every decision also records a paired block-bootstrap
@@ -47,11 +51,14 @@ class GateSetup:
     window : GateWindow
     health : callable, optional
         ``ModelArtifacts -> list of problems``.
+    baseline : GateEvaluation, optional
+        The static fallback on ``window``; a first version must beat it.
     """
 
     evaluate: Evaluate
     window: GateWindow
     health: Health | None = None
+    baseline: GateEvaluation | None = None
 
 
 GateFactory = Callable[[Registry, str], GateSetup]
@@ -136,6 +143,7 @@ class PromotionGate:
         window: GateWindow | None,
         health: Health | None = None,
         force_reason: str | None = None,
+        baseline: GateEvaluation | None = None,
     ) -> PromotionDecision:
         """Decide, apply (move ``current`` if promoted) and record one promotion.
 
@@ -154,6 +162,9 @@ class PromotionGate:
             ``ModelArtifacts -> list of problems``; any problem blocks promotion.
         force_reason : str, optional
             Promote regardless of scores and health, recording this reason.
+        baseline : GateEvaluation, optional
+            The static fallback on ``window``: a first version is promoted only if
+            its CAGR is higher.
 
         Returns
         -------
@@ -189,6 +200,8 @@ class PromotionGate:
             name=name, candidate=candidate, current=current, forced=forced,
             window={} if window is None else asdict(window), health_problems=problems, min_confidence=self.min_confidence,
             candidate_cagr=None if cand_eval is None else cand_eval.cagr,
+            candidate_in_sample_weeks=0 if cand_eval is None else int(cand_eval.in_sample_weeks),
+            baseline_cagr=None if baseline is None else baseline.cagr,
         )
 
         cur_eval: GateEvaluation | None = None
@@ -205,18 +218,27 @@ class PromotionGate:
             promoted, reason = True, f"forced: {force_reason.strip()}"
             if current_unreadable:
                 reason += f" (current was unreadable: {current_unreadable})"
-        elif current == candidate:
-            promoted, reason = False, "already the current version"
-        elif problems:
-            promoted, reason = False, "health checks failed: " + "; ".join(problems)
-        elif current is None:
-            promoted, reason = True, f"first model of {name}"
         else:
-            promoted, reason = self._verdict(fields)
+            promoted, reason = self._unforced_verdict(fields, cand_eval, baseline)
 
         decision = PromotionDecision(promoted=promoted, reason=reason, **fields)
         _apply(registry, decision)
         return decision
+
+    def _unforced_verdict(self, fields: Mapping[str, Any], cand_eval: GateEvaluation | None,
+                          baseline: GateEvaluation | None) -> tuple[bool, str]:
+        """Health first, then out-of-sample evidence only, then the scores."""
+        if fields["current"] == fields["candidate"]:
+            return False, "already the current version"
+        if fields["health_problems"]:
+            return False, "health checks failed: " + "; ".join(fields["health_problems"])
+        if fields["candidate_in_sample_weeks"] > 0:
+            return False, (f"no out-of-sample evidence: the candidate was scored on "
+                           f"{fields['candidate_in_sample_weeks']} weeks it trained on; a score on "
+                           "training weeks is never a reason to promote")
+        if fields["current"] is None:
+            return _first_verdict(fields["name"], cand_eval, baseline)
+        return self._verdict(fields)
 
     def _verdict(self, fields: Mapping[str, Any]) -> tuple[bool, str]:
         cand, cur, diff = fields["candidate_cagr"], fields["current_cagr"], fields["cagr_diff"]
@@ -227,6 +249,17 @@ class PromotionGate:
             return False, (f"CAGR {cand:+.2%} beats current {cur:+.2%} but P(better) "
                            f"{fields['p_better']:.2f} < min_confidence {self.min_confidence:.2f} ({noise})")
         return True, f"CAGR {cand:+.2%} beats current {cur:+.2%} ({noise})"
+
+
+def _first_verdict(name: str, candidate: GateEvaluation | None,
+                   baseline: GateEvaluation | None) -> tuple[bool, str]:
+    """A first version serves only if it beats the static fallback (when that was evaluated)."""
+    if baseline is None or candidate is None:
+        return True, f"first model of {name}"
+    if candidate.cagr > baseline.cagr:
+        return True, f"first model of {name}: CAGR {candidate.cagr:+.2%} beats the static fallback {baseline.cagr:+.2%}"
+    return False, (f"first model of {name} kept, not promoted: CAGR {candidate.cagr:+.2%} does not beat the "
+                   f"static fallback (constrained 1/N) {baseline.cagr:+.2%} on the gate window")
 
 
 def _evaluate_current(registry: Registry, name: str, current: str, evaluate: Evaluate, *,
@@ -272,8 +305,9 @@ def decide_promotion(
     force_reason: str | None = None,
     health: Health | None = None,
     seed: int = 0,
+    baseline: GateEvaluation | None = None,
 ) -> PromotionDecision:
     """Run the promotion gate with default settings; see :meth:`PromotionGate.decide`."""
     gate = PromotionGate(min_confidence=min_confidence, seed=seed)
     return gate.decide(registry, name, candidate_version, evaluate=evaluate, window=window,
-                       health=health, force_reason=force_reason)
+                       health=health, force_reason=force_reason, baseline=baseline)

@@ -1,12 +1,15 @@
 """The promotion log ``<name>/promotions.jsonl``: every gate decision, promotion and rollback.
 
 One strict-JSON object per line, appended under the name's lock; each entry has
-``time``, ``name``, ``action``, ``version`` and ``promoted``, plus what the caller adds.
+``time``, ``entry`` (a random id the ``current`` pointer refers to), ``name``, ``action``,
+``version`` and ``promoted``, plus what the caller adds. A last line without its newline
+is a write cut short by a crash: it is not an entry, and the next append removes it.
 """
 
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from typing import Any
@@ -27,7 +30,8 @@ def read_history(store: Store, name: str) -> list[dict[str, Any]]:
     except FileNotFoundError:
         return []
     entries = []
-    for i, line in enumerate(text.splitlines(), start=1):
+    # text after the last newline is a write a crash cut short, not an entry
+    for i, line in enumerate(text.split("\n")[:-1], start=1):
         if not line.strip():
             continue
         try:
@@ -39,7 +43,8 @@ def read_history(store: Store, name: str) -> list[dict[str, Any]]:
 
 def append_history(store: Store, name: str, entry: Mapping[str, Any]) -> dict[str, Any]:
     """Append ``entry`` with the time and name; return the record written (caller holds the lock)."""
-    record = {"time": datetime.now(timezone.utc).isoformat().replace("+00:00", "Z"), "name": name, **entry}
+    record = {"time": datetime.now(timezone.utc).isoformat().replace("+00:00", "Z"),
+              "entry": secrets.token_hex(6), "name": name, **entry}
     try:
         line = json.dumps(record, allow_nan=False, separators=(",", ":"))
     except (TypeError, ValueError) as exc:

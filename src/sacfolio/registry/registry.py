@@ -38,7 +38,7 @@ from sacfolio.registry.manifest import (
     read_verified,
     version_metadata,
 )
-from sacfolio.registry.pointer import CURRENT_FILE, read_current, write_current
+from sacfolio.registry.pointer import CURRENT_FILE, current_version, write_current
 from sacfolio.registry.roots import default_root
 from sacfolio.registry.storage import Store, open_store
 from sacfolio.registry.versions import check_name, is_complete, is_model_name, is_version_id, new_version_id
@@ -118,11 +118,13 @@ class Registry:
     def current(self, name: str) -> str | None:
         """The promoted version id of ``name``, or None when none was promoted.
 
-        The id is returned as stored, even if that version has gone missing; loading
-        it then raises a :class:`CorruptArtifactError` naming both paths.
+        The id is returned as recorded, even if that version has gone missing; loading
+        it then raises a :class:`CorruptArtifactError` naming both paths. A pointer that
+        lags behind the newest promotion entry (a writer killed between the two) reads
+        as that entry's version (see :mod:`sacfolio.registry.pointer`).
         """
         check_name(name)
-        return read_current(self.store, name)
+        return current_version(self.store, name)
 
     def resolve(self, name: str, version: str = "current") -> str:
         """Turn ``"current"``, ``"latest"`` or a version id into an existing version id.
@@ -332,12 +334,14 @@ class Registry:
                     f"current version of {name!r} changed from {expect_current} to {previous} while "
                     "the gate was deciding; run the gate again"
                 )
-            write_current(self.store, name, version)
-            return append_history(
+            # the entry first (the intent), then the pointer naming it: see registry.pointer
+            record = append_history(
                 self.store, name,
                 {**(details or {}), "action": action, "version": version, "previous": previous,
                  "promoted": True, "reason": reason},
             )
+            write_current(self.store, name, version, record["entry"])
+            return record
 
     def set_current(self, name: str, version: str, *, reason: str = "set by hand") -> None:
         """Point ``current`` at an existing complete version (atomic replace; recorded)."""

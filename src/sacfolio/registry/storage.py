@@ -107,6 +107,12 @@ class Store:
                 if on_file_written is not None:
                     on_file_written(fname)
             self.publish(staged, f"{name}/{version}")
+        except OSError as exc:  # a full disk, a quota, a lost mount: nothing was saved
+            self.remove_tree(staged)
+            raise RegistryError(
+                f"could not save version {version} of {name!r} under {self.full(name)}: "
+                f"{exc.strerror or exc}; nothing was saved and the current version is unchanged"
+            ) from exc
         except BaseException:
             self.remove_tree(staged)
             raise
@@ -153,12 +159,22 @@ class LocalStore(Store):
         _fsync_dir(path.parent)
 
     def append_line(self, rel: str, line: str) -> None:
+        """Append with one ``write`` after cutting off a torn last line (a crashed append)."""
         path = self._p(rel)
         path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "a", encoding="utf-8") as fh:
-            fh.write(line.rstrip("\n") + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
+        data = (line.rstrip("\n") + "\n").encode("utf-8")
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+        try:
+            size = os.fstat(fd).st_size
+            if size and os.pread(fd, 1, size - 1) != b"\n":
+                tail = os.pread(fd, min(size, 1 << 20), max(0, size - (1 << 20)))
+                os.ftruncate(fd, size - len(tail) + tail.rfind(b"\n") + 1)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
     def exists(self, rel: str) -> bool:
         return self._p(rel).exists()

@@ -1,4 +1,4 @@
-"""The FastAPI app: routers, error mapping, body limit and the lifespan that runs the service."""
+"""The FastAPI app: routers, auth, error mapping, request limits and the lifespan that runs the service."""
 
 from __future__ import annotations
 
@@ -6,21 +6,16 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import Depends, FastAPI
+from fastapi.exceptions import RequestValidationError
 
 import sacfolio
-from sacfolio.exceptions import (
-    ConfigError,
-    DataError,
-    EvaluationWindowError,
-    LayoutMismatchError,
-    ModelNotFoundError,
-    SacfolioError,
-    ServiceRequestError,
-)
-from sacfolio.serve.deps import get_settings
-from sacfolio.serve.limits import BodySizeLimit
+from sacfolio.exceptions import SacfolioError
+from sacfolio.serve.deps import get_settings, require_token
+from sacfolio.serve.errors import domain_error, status_for, unexpected_error, validation_error
+from sacfolio.serve.limits import RequestLimits
+from sacfolio.serve.models import Problem
+from sacfolio.serve.openapi import exact_openapi
 from sacfolio.serve.routers import dashboard, health, inference, jobs, status, training
 from sacfolio.serve.service import Service
 from sacfolio.serve.settings import ServeSettings
@@ -28,22 +23,6 @@ from sacfolio.serve.settings import ServeSettings
 __all__ = ["create_app", "status_for"]
 
 logger = logging.getLogger(__name__)
-
-
-def status_for(exc: SacfolioError) -> int:
-    """The HTTP status of a domain error: 404 unknown model or job, 422 invalid input, else 409."""
-    if isinstance(exc, ServiceRequestError):
-        return exc.status_code
-    if isinstance(exc, ModelNotFoundError):
-        return 404
-    if isinstance(exc, (DataError, EvaluationWindowError, LayoutMismatchError, ConfigError, ValueError)):
-        return 422
-    return 409
-
-
-async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, SacfolioError)
-    return JSONResponse({"detail": str(exc)}, status_code=status_for(exc))
 
 
 @asynccontextmanager
@@ -68,6 +47,11 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
     settings : ServeSettings, optional
         Installed as the override of :func:`~sacfolio.serve.deps.get_settings`;
         default: the environment and ``$SACFOLIO_SERVE_CONFIG``.
+
+    With a token configured every router but ``/health`` needs it (unless listed in
+    ``public_routes``) and the OpenAPI document declares bearer auth; without one it
+    declares none. There are no trailing-slash redirects: a redirect built from the
+    request would point at whatever ``Host`` the client sent.
     """
     app = FastAPI(
         title="sacfolio brain API",
@@ -76,12 +60,23 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
                     "from the promoted version (or the static fallback), watch health, jobs and the "
                     "schedule. Dashboard at /dashboard/.",
         lifespan=_lifespan,
+        redirect_slashes=False,
     )
     if settings is not None:
         app.dependency_overrides[get_settings] = lambda: settings
-    app.add_exception_handler(SacfolioError, _domain_error)
-    for module in (training, jobs, inference, health, status, dashboard):
-        app.include_router(module.router)
-    max_bytes = (settings or get_settings()).max_body_bytes
-    app.add_middleware(BodySizeLimit, max_bytes=max_bytes)
+    resolved = settings or get_settings()
+    app.add_exception_handler(SacfolioError, domain_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(Exception, unexpected_error)
+    app.include_router(health.router)
+    protected = resolved.token() is not None
+    for module in (training, jobs, inference, status, dashboard):  # the check reads the service's settings
+        app.include_router(module.router, dependencies=[Depends(require_token)],
+                           responses={401: {"model": Problem, "description": "Missing or wrong bearer "
+                                            "token."}} if protected else None)
+    app.add_middleware(RequestLimits, max_bytes=resolved.max_body_bytes,
+                       timeout=resolved.request_timeout_seconds, max_depth=resolved.max_json_depth,
+                       max_keys=resolved.max_json_keys, max_header_bytes=resolved.max_header_bytes)
+    app.openapi = lambda: exact_openapi(app, public_routes=resolved.public_routes,  # type: ignore[method-assign]
+                                        secured=protected)
     return app

@@ -31,17 +31,22 @@ async def get_service(request: Request) -> Service:
 SettingsDep = Annotated[ServeSettings, Depends(get_settings)]
 ServiceDep = Annotated[Service, Depends(get_service)]
 
-_bearer = HTTPBearer(auto_error=False, description="Needed for training when SACFOLIO_API_TOKEN is set.")
+_bearer = HTTPBearer(auto_error=False, description="The service's SACFOLIO_API_TOKEN; needed by every "
+                     "route but /health and the configured public_routes.")
 
 
-async def require_token(service: ServiceDep,
-                  credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> None:
-    """401 unless auth is off or the request has ``Authorization: Bearer <SACFOLIO_API_TOKEN>``.
+async def require_token(request: Request, service: ServiceDep,
+                        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> None:
+    """401 unless auth is off, the route is public, or the request has
+    ``Authorization: Bearer <SACFOLIO_API_TOKEN>``.
 
     Async: a constant-time comparison, nothing that blocks.
     """
     token = service.settings.token()
     if token is None:
+        return
+    route = request.scope.get("route")
+    if getattr(route, "path", None) in service.settings.public_routes:
         return
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "this endpoint needs 'Authorization: Bearer "

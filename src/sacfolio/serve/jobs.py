@@ -9,6 +9,7 @@ that was running when the service stopped is marked failed with the reason
 from __future__ import annotations
 
 import json
+import logging
 import math
 import sqlite3
 import uuid
@@ -22,6 +23,8 @@ from typing import Any, Literal
 from sacfolio.exceptions import ServiceRequestError
 
 __all__ = ["JobRecord", "JobStore", "JobState", "ACTIVE_STATES", "jsonable"]
+
+logger = logging.getLogger(__name__)
 
 JobState = Literal["queued", "running", "succeeded", "failed"]
 ACTIVE_STATES = ("queued", "running")
@@ -134,12 +137,37 @@ class JobStore:
         Created with its parent directory if missing.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, recover_corrupt: bool = True) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        #: Where a corrupt job store found at start was moved (None when it was sound).
+        self.moved_aside: Path | None = None
+        try:
+            self._open()
+        except sqlite3.DatabaseError as exc:
+            if not recover_corrupt:
+                raise
+            self.moved_aside = self._move_aside(exc)
+            self._open()
+
+    def _open(self) -> None:
         with self._connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(_SCHEMA)
+            if db.execute("PRAGMA quick_check").fetchone()[0] != "ok":
+                raise sqlite3.DatabaseError("PRAGMA quick_check failed")
+
+    def _move_aside(self, exc: Exception) -> Path:
+        """Rename a corrupt store (and its WAL files) to ``<name>.corrupt-<time>``; never delete it."""
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        target = self.path.with_name(f"{self.path.name}.corrupt-{stamp}-{uuid.uuid4().hex[:6]}")
+        for suffix in ("", "-wal", "-shm"):
+            part = self.path.with_name(self.path.name + suffix)
+            if part.exists():
+                part.rename(target.with_name(target.name + suffix))
+        logger.error("job store %s is not a readable SQLite database (%s); moved it aside to %s and "
+                     "started an empty one (the old job records are kept there)", self.path, exc, target)
+        return target
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:

@@ -8,10 +8,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from sacfolio.serve.jobs import JobRecord
+from sacfolio.serve.redact import scrub
 
 __all__ = [
     "Problem", "InferenceRequest", "WeightsResponse", "DecisionResponse", "TrainRequest", "JobView",
-    "JobList", "ModelHealth", "CheckView", "HealthResponse", "StatusResponse", "RetrainRequest",
+    "JobList", "GateNote", "ModelHealth", "CheckView", "HealthResponse", "StatusResponse", "RetrainRequest",
     "RetrainResponse",
 ]
 
@@ -25,7 +26,7 @@ class Problem(BaseModel):
 class InferenceRequest(BaseModel):
     """Optional inputs of an inference; an empty body decides at the last data row from 100% cash."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     as_of: date | None = Field(default=None, description="Decide with the data of the last row at or "
                                "before this date (point in time). Default: the last row.")
@@ -58,10 +59,10 @@ class DecisionResponse(WeightsResponse):
 class TrainRequest(BaseModel):
     """Optional overrides of a training job; an empty body uses the service's settings."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    steps: int | None = Field(default=None, ge=1, le=1_000_000, description="SAC environment steps.")
-    seed: int | None = Field(default=None, ge=0, le=2**31 - 1, description="Seed of the run.")
+    steps: int | None = Field(default=None, ge=1, le=1_000_000, strict=True, description="SAC environment steps.")
+    seed: int | None = Field(default=None, ge=0, le=2**31 - 1, strict=True, description="Seed of the run.")
     until: date | None = Field(default=None, description="Last date of data the training may use.")
 
 
@@ -79,7 +80,8 @@ class JobView(BaseModel):
     started_at: str | None
     finished_at: str | None
     pid: int | None = Field(description="Process id of the job's worker once started.")
-    log_tail: str
+    log_tail: str = Field(description="The last lines of the job's log; no tracebacks, and paths "
+                          "outside the registry home shortened to '.../<file>'.")
     version: str | None = Field(description="Version the job saved in the registry.")
     promoted: bool | None = Field(description="The promotion gate's verdict.")
     decision: dict[str, Any] | None = Field(description="The gate decision with both scores.")
@@ -89,15 +91,25 @@ class JobView(BaseModel):
 
     @classmethod
     def of(cls, job: JobRecord, *, existing: bool = False) -> "JobView":
+        home = job.params.get("home") if isinstance(job.params.get("home"), str) else None
         return cls(id=job.id, model=job.model, mode=job.mode, state=job.state, progress=job.progress,
                    trigger=job.trigger, params=job.params, created_at=job.created_at,
-                   started_at=job.started_at, finished_at=job.finished_at, pid=job.pid, log_tail=job.log_tail,
-                   version=job.version, promoted=job.promoted, decision=job.decision, error=job.error,
-                   existing=existing)
+                   started_at=job.started_at, finished_at=job.finished_at, pid=job.pid,
+                   log_tail=scrub(job.log_tail, home) or "", version=job.version, promoted=job.promoted,
+                   decision=job.decision, error=scrub(job.error, home), existing=existing)
 
 
 class JobList(BaseModel):
     jobs: list[JobView]
+
+
+class GateNote(BaseModel):
+    """The newest promotion-gate decision of a model: why its latest candidate serves or not."""
+
+    version: str | None
+    promoted: bool
+    reason: str
+    time: str | None
 
 
 class ModelHealth(BaseModel):
@@ -113,6 +125,8 @@ class ModelHealth(BaseModel):
     loaded_at: str | None
     load_error: str | None
     reason: str | None = Field(description="Why the fallback is served.")
+    last_decision: GateNote | None = Field(default=None, description="The newest gate decision "
+                                           "(e.g. a candidate kept because it did not beat 1/N).")
 
 
 class CheckView(BaseModel):
@@ -146,9 +160,9 @@ class StatusResponse(BaseModel):
 class RetrainRequest(BaseModel):
     """Which scheduled jobs to run now (all when empty)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    model: str | None = None
+    model: str | None = Field(default=None, max_length=100)
     mode: Literal["full", "finetune"] | None = None
 
 

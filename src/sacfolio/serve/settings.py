@@ -69,7 +69,11 @@ class ServeSettings(BaseSettings):
         default=None, description="Static target weights by symbol incl. CASH served when no model is "
         "loaded (static fallback). Default: equal weight within the last served version's rules (2% cash, 20% cap by default).")
     api_token: SecretStr | None = Field(default=None, description="When set (SACFOLIO_API_TOKEN), "
-                                        "training endpoints need 'Authorization: Bearer <token>'.")
+                                        "every route but /health and `public_routes` needs "
+                                        "'Authorization: Bearer <token>'. A blank token is refused.")
+    public_routes: list[str] = Field(default_factory=list, description="Route paths that answer without "
+                                     "the token, as in the OpenAPI document (e.g. '/dashboard/', "
+                                     "'/dashboard/data', '/inference/{model}'). /health is always public.")
     schedule: list[ScheduleEntry] = Field(
         default_factory=lambda: [
             ScheduleEntry(model="sac_lstm", mode="finetune", cron="0 6 * * sat"),
@@ -85,7 +89,18 @@ class ServeSettings(BaseSettings):
     jobs_db: Path | None = Field(default=None, description="SQLite file of job records; default "
                                  "<home>/jobs.sqlite3 for a local home, else ./sacfolio-jobs.sqlite3.")
     max_concurrent_jobs: int = Field(default=1, ge=1, le=8, description="Training processes at once.")
-    max_body_bytes: int = Field(default=65_536, ge=1024, description="Larger request bodies get 413.")
+    max_body_bytes: int = Field(default=65_536, ge=1024, le=64 * 2**20,
+                                description="Larger request bodies get 413.")
+    max_header_bytes: int = Field(default=16_384, ge=1024, le=2**20, description="Request line plus "
+                                  "headers larger than this get 400 and the connection is closed.")
+    max_json_depth: int = Field(default=16, ge=2, le=1000, description="JSON bodies nested deeper get 422.")
+    max_json_keys: int = Field(default=1000, ge=10, le=1_000_000, description="JSON bodies with more "
+                               "object keys in all get 422.")
+    request_timeout_seconds: float = Field(default=10.0, gt=0, le=600, description="A client must send "
+                                           "a request's headers, and then its body, within this many "
+                                           "seconds, else the connection is closed (slow clients).")
+    keep_alive_seconds: float = Field(default=5.0, gt=0, le=600, description="Idle keep-alive "
+                                      "connections are closed after this many seconds.")
     reload_seconds: float = Field(default=2.0, gt=0, description="How often `current` and the data file "
                                   "are checked for changes (hot reload).")
     dashboard_refresh_seconds: float = Field(default=5.0, ge=1, description="Dashboard refresh period.")
@@ -114,6 +129,14 @@ class ServeSettings(BaseSettings):
             raise ValueError(f"fallback weights must sum to 1 (incl. CASH), they sum to {total:.6f}")
         return value
 
+    @field_validator("api_token")
+    @classmethod
+    def _token_not_blank(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().strip():
+            raise ValueError("api_token is blank: set a real token (e.g. `openssl rand -hex 32`) or "
+                             "leave SACFOLIO_API_TOKEN unset to turn auth off")
+        return value
+
     @model_validator(mode="after")
     def _schedule_models(self) -> "ServeSettings":
         unknown = sorted({e.model for e in self.schedule} - set(self.models))
@@ -130,10 +153,8 @@ class ServeSettings(BaseSettings):
         return Path(self.home.removeprefix("file://")).resolve() / "jobs.sqlite3"
 
     def token(self) -> str | None:
-        """The API token, or None when auth is off (an empty token counts as off)."""
-        if self.api_token is None:
-            return None
-        return self.api_token.get_secret_value() or None
+        """The API token, or None when auth is off (a blank token is refused at load)."""
+        return None if self.api_token is None else self.api_token.get_secret_value()
 
 
 class _EnvOverFile(ServeSettings):

@@ -96,8 +96,9 @@ def run_job(store: JobStore, job_id: str) -> bool:
         logger.error("failed: %s", exc)
         store.fail(job_id, str(exc), log_tail=tail.text())
         return False
-    except Exception as exc:  # the process boundary: record any failure with its traceback
-        logger.error("failed:\n%s", traceback.format_exc())
+    except Exception as exc:  # the process boundary: the traceback goes to the worker's stderr only
+        traceback.print_exc(file=sys.stderr)
+        logger.error("failed: %s: %s", type(exc).__name__, exc)
         store.fail(job_id, f"{type(exc).__name__}: {exc}", log_tail=tail.text())
         return False
     store.succeed(job_id, version=outcome.version, promoted=outcome.decision.promoted,
@@ -115,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     _watch_parent(int(parent) if parent.isdigit() else os.getppid())
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    return 0 if run_job(JobStore(args[0]), args[1]) else 1
+    return 0 if run_job(JobStore(args[0], recover_corrupt=False), args[1]) else 1
 
 
 if __name__ == "__main__":

@@ -1,5 +1,8 @@
 """How a version is scored for the promotion gate: a backtest of its deterministic
-policy over a window, plus the health checks that keep a broken model from serving.
+policy over a window (marked in-sample where the model trained on it; the honest score
+is :class:`~sacfolio.workflows.procedures.WalkForwardEvidence`), the static fallback's
+score a first version must beat, and the health checks that keep a broken model from
+serving (no training updates, layers never changed, non-finite or dead weights).
 
 The registry's :class:`~sacfolio.registry.gate.PromotionGate` only compares the
 returns these functions produce; it knows nothing of learners or features.
@@ -22,10 +25,14 @@ from sacfolio.registry.artifacts import ModelArtifacts
 from sacfolio.registry.decision import GateEvaluation, GateWindow
 from sacfolio.registry.gate import GateSetup
 from sacfolio.registry.registry import Registry
+from sacfolio.broker.rules import PortfolioRules
+from sacfolio.evaluate.backtest import backtest_strategy
+from sacfolio.strategies.simple import EqualWeight
 from sacfolio.workflows.artifacts import bundle_from_artifacts
+from sacfolio.workflows.procedures import WalkForwardEvidence, in_sample_weeks
 
 __all__ = ["gate_window", "gate_evaluator", "gate_health", "health_problems", "default_gate_setup",
-           "panel_for"]
+           "panel_for", "static_fallback_evaluation"]
 
 
 def gate_window(panel: MarketPanel, weeks: int = 104, *, stop: int | None = None) -> Fold:
@@ -40,11 +47,20 @@ def gate_window(panel: MarketPanel, weeks: int = 104, *, stop: int | None = None
 
 
 def gate_evaluator(panel: MarketPanel, window: Fold) -> Callable[[ModelArtifacts], GateEvaluation]:
-    """Backtest a version's deterministic policy over ``window`` (same code as walk-forward)."""
+    """Backtest a version's deterministic policy over ``window`` (same code as walk-forward),
+    recording how many of its weeks the version trained on (in-sample evidence)."""
 
     def evaluate(artifacts: ModelArtifacts) -> GateEvaluation:
         bundle = bundle_from_artifacts(artifacts)
-        return GateEvaluation(weekly_returns=backtest_model(bundle, panel, window).returns)
+        return GateEvaluation(weekly_returns=backtest_model(bundle, panel, window).returns,
+                              in_sample_weeks=in_sample_weeks(bundle.train_window[1], panel, window))
+
+    return evaluate
+
+
+def static_fallback_evaluation(panel: MarketPanel, window: Fold, rules: PortfolioRules) -> GateEvaluation:
+    """The static fallback (1/N within ``rules``, rebalanced weekly) on ``window``."""
+    return GateEvaluation(weekly_returns=backtest_strategy(panel, EqualWeight(panel, rules), window, rules).returns)
 
     return evaluate
 
@@ -71,7 +87,14 @@ def health_problems(artifacts: ModelArtifacts) -> list[str]:
     report = inspect_state_dicts(artifacts.tensors, label=str(artifacts.version))
     problems = [f"{row.file}:{row.name} {' '.join(row.flags)}" for row in report.rows
                 if row.severity == "critical"]
+    training = artifacts.metadata.get("training") or {}
+    if training.get("updates") == 0:
+        problems.append(f"training made no updates ({training.get('steps')} steps, all within the "
+                        "warm-up): the weights are their initial values")
     health = artifacts.metadata.get("health") or {}
+    frozen = sorted({str(f.get("tensor")) for f in health.get("findings", []) if f.get("kind") == "never_changed"})
+    if frozen:
+        problems.append(f"layers never changed from their initial values: {', '.join(frozen[:5])}")
     if health.get("status") == "critical":
         problems.append("training health report is critical: " + "; ".join(
             str(f.get("tensor", "")) + " " + str(f.get("kind", "")) for f in health.get("findings", [])[:5]))
@@ -92,9 +115,12 @@ def default_gate_setup(registry: Registry, name: str, *, weeks: int = 104) -> Ga
     source = (registry.metadata(name, ref).get("data") or {}).get("source", "embedded:sp500")
     panel = panel_for(source)
     window = gate_window(panel, weeks)
+    rules = bundle_from_artifacts(registry.load(name, ref)).env_config.rules
     return GateSetup(
-        evaluate=gate_evaluator(panel, window),
+        evaluate=WalkForwardEvidence(registry, name, panel, window).evaluate,
         health=gate_health(panel, window),
+        baseline=static_fallback_evaluation(panel, window, rules),
         window=GateWindow(start=str(panel.dates[window.test_start]), end=str(panel.dates[window.test_stop]),
-                          description=f"last {weeks} weeks of {source}, deterministic policy backtest"),
+                          description=f"last {weeks} weeks of {source}, walk-forward: each version's "
+                                      "training procedure refit on the weeks before the window"),
     )

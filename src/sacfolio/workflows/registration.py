@@ -5,11 +5,15 @@ current version and continues on the most recent weeks, producing a child versio
 whose metadata names its parent. Either way the new version goes through the
 promotion gate: it is evaluated beside the current version on the same window and
 promoted only if its CAGR is higher and its weights are healthy.
+
+The scores are out of sample: each version's training procedure is refit on the
+weeks before the gate window and backtested on it
+(:class:`~sacfolio.workflows.procedures.WalkForwardEvidence`); a first version must
+also beat the static fallback (constrained 1/N) there.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Any, Callable, Literal, Mapping, Sequence
 
@@ -18,7 +22,7 @@ from sacfolio.agents.learner import Learner
 from sacfolio.data.panel import MarketPanel
 from sacfolio.env.config import EnvConfig
 from sacfolio.evaluate.results import Fold
-from sacfolio.exceptions import ConfigError, EvaluationWindowError, LayoutMismatchError, ModelNotFoundError
+from sacfolio.exceptions import ConfigError, LayoutMismatchError, ModelNotFoundError
 from sacfolio.features.variants import VARIANTS, FeatureSources, variant_of_model
 from sacfolio.registry.artifacts import environment_metadata
 from sacfolio.registry.decision import GateWindow, PromotionDecision
@@ -27,7 +31,8 @@ from sacfolio.registry.registry import Registry
 from sacfolio.train.callbacks import Callback
 from sacfolio.train.portfolio import PORTFOLIO_SAC, TrainedModel, train_model, training_rows_until
 from sacfolio.workflows.artifacts import to_artifacts, trained_from_artifacts
-from sacfolio.workflows.gate import gate_evaluator, gate_health, gate_window
+from sacfolio.workflows.gate import gate_health, gate_window, static_fallback_evaluation
+from sacfolio.workflows.procedures import WalkForwardEvidence, finetune_model, in_sample_weeks
 
 __all__ = ["TrainOutcome", "variant_of", "check_comparable", "train_and_register", "register_model"]
 
@@ -94,12 +99,18 @@ def register_model(
     parent: str | None = None,
     gate: PromotionGate = PromotionGate(),
     force_reason: str | None = None,
+    gate_folds: int = 1,
 ) -> tuple[str, PromotionDecision]:
-    """Save ``model`` as a new version of ``name`` and run the promotion gate on ``window``."""
+    """Save ``model`` as a new version of ``name`` and run the promotion gate on ``window``.
+
+    Candidate and current version are scored by :class:`WalkForwardEvidence` (their
+    procedures refit before each of ``gate_folds`` folds of the window); a version whose
+    metadata records no procedure (``metadata["training"]``) is scored in-sample and so
+    never promoted unless forced.
+    """
     check_comparable(registry, name, model)
     window_dates = (str(panel.dates[window.test_start]), str(panel.dates[window.test_stop]))
-    trained_until = panel.index_of(model.bundle.train_window[1])
-    overlap = max(0, int(min(window.test_stop, trained_until) - window.test_start))
+    overlap = in_sample_weeks(model.bundle.train_window[1], panel, window)
     meta = {
         **environment_metadata(),
         **metadata,
@@ -109,14 +120,15 @@ def register_model(
         "health": model.train_result.health if model.train_result else metadata.get("health", {}),
     }
     version = registry.save(name, to_artifacts(model, metadata=meta), parent=parent)
-    description = f"{window.test_stop - window.test_start} weeks, deterministic policy backtest"
-    if overlap:
-        description += f" (candidate trained on {overlap} of these weeks: in-sample for it)"
+    evidence = WalkForwardEvidence(registry, name, panel, window, folds=gate_folds)
+    description = (f"{window.test_stop - window.test_start} weeks, walk-forward over {gate_folds} fold(s): "
+                   "each version's training procedure refit on the weeks before each fold, "
+                   "deterministic policy backtest")
     decision = gate.decide(
-        registry, name, version,
-        evaluate=gate_evaluator(panel, window),
+        registry, name, version, evaluate=evidence.evaluate,
         window=GateWindow(start=window_dates[0], end=window_dates[1], description=description),
         health=gate_health(panel, window), force_reason=force_reason,
+        baseline=static_fallback_evaluation(panel, window, model.bundle.env_config.rules),
     )
     return version, decision
 
@@ -132,18 +144,8 @@ def _finetune(name: str, registry: Registry, panel: MarketPanel, *, stop: int, w
     if base.bundle.symbols != panel.symbols:
         raise LayoutMismatchError(f"version {parent} was trained on {list(base.bundle.symbols)}, the data "
                                   f"has {list(panel.symbols)}")
-    if weeks < 4 or stop - weeks < 0:
-        raise EvaluationWindowError(f"finetune window of {weeks} weeks before {panel.dates[stop]} "
-                                    "does not fit in the data; use at least 4 weeks")
-    cfg = base.sac_config
-    if lr is not None:
-        cfg = dataclasses.replace(cfg, actor_lr=lr, critic_lr=lr, alpha_lr=lr)
-    env = base.bundle.env_config
-    model = train_model(panel, train_start=stop - weeks, train_stop=stop, variant=base.bundle.variant,
-                        env_config=dataclasses.replace(env, episode_length=min(env.episode_length, weeks)),
-                        sac_config=cfg, init=base, scaler=base.bundle.scaler, sources=base.bundle.sources,
-                        description=f"{name} finetune", **train)
-    return model.with_env_config(env), parent
+    return finetune_model(base, panel, stop=stop, weeks=weeks, lr=lr, description=f"{name} finetune",
+                          **train), parent
 
 
 def train_and_register(
@@ -158,6 +160,7 @@ def train_and_register(
     finetune_weeks: int = 26,
     finetune_lr: float | None = None,
     gate_weeks: int = 104,
+    gate_folds: int = 1,
     min_confidence: float = 0.0,
     force_reason: str | None = None,
     sources: FeatureSources = FeatureSources(),
@@ -179,6 +182,8 @@ def train_and_register(
         ``finetune``: learning rate of actor, critic and alpha (default: the config's).
     gate_weeks : int
         Length of the gate window, ending at the last row of ``panel``.
+    gate_folds : int
+        Walk-forward folds of the gate window (each version's procedure is refit once per fold).
     on_progress : callable, optional
         ``on_progress(updates_done, total_updates)`` every 100 updates (API jobs).
     """
@@ -199,6 +204,7 @@ def train_and_register(
     metadata = {
         "training": {"mode": mode, "steps": steps, "seed": seed, "until": str(panel.dates[stop]),
                      "finetune_weeks": finetune_weeks if mode == "finetune" else None,
+                     "finetune_lr": finetune_lr if mode == "finetune" else None,
                      "updates": tr.n_updates if tr else 0,
                      "seconds": round(tr.wall_seconds, 1) if tr else 0.0},
         "seed": seed,
@@ -206,5 +212,5 @@ def train_and_register(
     version, decision = register_model(
         model, name=name, registry=registry, panel=panel, window=gate_window(panel, gate_weeks),
         metadata=metadata, parent=parent, gate=PromotionGate(min_confidence=min_confidence, seed=seed),
-        force_reason=force_reason)
+        force_reason=force_reason, gate_folds=gate_folds)
     return TrainOutcome(version=version, decision=decision, model=model)

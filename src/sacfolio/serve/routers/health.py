@@ -6,8 +6,9 @@ import torch
 from fastapi import APIRouter
 
 from sacfolio.diagnostics.doctor import failed, run_checks
+from sacfolio.exceptions import SacfolioError
 from sacfolio.serve.deps import ServiceDep
-from sacfolio.serve.models import CheckView, HealthResponse, ModelHealth
+from sacfolio.serve.models import CheckView, GateNote, HealthResponse, ModelHealth
 from sacfolio.serve.service import Service
 
 __all__ = ["router", "model_health"]
@@ -15,19 +16,35 @@ __all__ = ["router", "model_health"]
 router = APIRouter(tags=["health"])
 
 
+def last_decision(service: Service, name: str) -> GateNote | None:
+    """The newest gate entry of ``name``'s history (None when none or unreadable)."""
+    try:
+        history = service.registry.history(name)
+    except SacfolioError:
+        return None
+    for entry in reversed(history):
+        if entry.get("action") == "gate":
+            return GateNote(version=entry.get("version"), promoted=bool(entry.get("promoted")),
+                            reason=str(entry.get("reason", "")), time=entry.get("time"))
+    return None
+
+
 def model_health(service: Service) -> dict[str, ModelHealth]:
-    """Serving state of every model the service serves."""
+    """Serving state of every model the service serves, with the newest gate decision."""
     out = {}
     for name in service.settings.models:
         slot = service.cache.slots[name]
         serving = slot.serving
+        note = last_decision(service, name)
+        reason = None if serving else slot.fallback_reason(name, service.registry.root)
+        if reason is not None and note is not None and not note.promoted:
+            reason += f"; the gate kept version {note.version}: {note.reason}"
         out[name] = ModelHealth(
             enabled=True, loaded=serving is not None, source="model" if serving else "fallback",
             version=serving.version if serving else None, current=slot.current,
             promoted_at=serving.promoted_at if serving else None,
             loaded_at=serving.loaded_at.isoformat() if serving else None,
-            load_error=slot.load_error,
-            reason=None if serving else slot.fallback_reason(name, service.registry.root))
+            load_error=slot.load_error, reason=reason, last_decision=note)
     return out
 
 

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, status
 
-from sacfolio.serve.deps import ServiceDep, TokenDep
+from sacfolio.serve.deps import ServiceDep
 from sacfolio.serve.models import JobView, Problem, RetrainRequest, RetrainResponse, StatusResponse
 
 __all__ = ["router"]
@@ -26,9 +26,9 @@ def get_status(service: ServiceDep) -> StatusResponse:
 
 
 @router.post("/retrain", status_code=status.HTTP_202_ACCEPTED, response_model=RetrainResponse,
-             responses={401: {"model": Problem}, 404: {"model": Problem}},
+             responses={404: {"model": Problem}},
              summary="Run the scheduled retraining now")
-def retrain(service: ServiceDep, _: TokenDep,
+def retrain(service: ServiceDep,
             body: Annotated[RetrainRequest | None, Body()] = None) -> RetrainResponse:
     """Queue the scheduled jobs now (all, or those of `model` / `mode`); active ones are not duplicated."""
     body = body or RetrainRequest()

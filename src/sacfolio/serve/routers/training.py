@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Path, Response, status
 
-from sacfolio.serve.deps import ServiceDep, TokenDep
+from sacfolio.serve.deps import ServiceDep
 from sacfolio.serve.models import JobView, Problem, TrainRequest
 
 __all__ = ["router"]
@@ -15,7 +15,7 @@ router = APIRouter(prefix="/train", tags=["training"])
 
 ModelPath = Annotated[str, Path(description="Model name, e.g. sac_price.", max_length=100)]
 TrainBody = Annotated[TrainRequest | None, Body()]
-_ERRORS = {401: {"model": Problem}, 404: {"model": Problem}, 413: {"model": Problem}}
+_ERRORS = {404: {"model": Problem}, 413: {"model": Problem}}
 
 
 def _queue(service, model: str, mode: str, body: TrainRequest | None, response: Response) -> JobView:
@@ -27,7 +27,7 @@ def _queue(service, model: str, mode: str, body: TrainRequest | None, response: 
 
 @router.post("/{model}/full", status_code=status.HTTP_202_ACCEPTED, response_model=JobView,
              responses=_ERRORS, summary="Train a model from scratch")
-def train_full(model: ModelPath, service: ServiceDep, _: TokenDep, response: Response,
+def train_full(model: ModelPath, service: ServiceDep, response: Response,
                body: TrainBody = None) -> JobView:
     """Queue a full training run: train on all data (up to `until`), save a version, run the gate.
 
@@ -39,7 +39,7 @@ def train_full(model: ModelPath, service: ServiceDep, _: TokenDep, response: Res
 
 @router.post("/{model}/finetune", status_code=status.HTTP_202_ACCEPTED, response_model=JobView,
              responses=_ERRORS, summary="Finetune the current version on recent weeks")
-def train_finetune(model: ModelPath, service: ServiceDep, _: TokenDep, response: Response,
+def train_finetune(model: ModelPath, service: ServiceDep, response: Response,
                    body: TrainBody = None) -> JobView:
     """Queue a finetune of the current version on the most recent weeks; the result goes through the gate."""
     return _queue(service, model, "finetune", body, response)

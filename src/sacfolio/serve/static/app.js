@@ -17,7 +17,9 @@ function renderModels(models) {
   body.replaceChildren(...models.map((m) => {
     const th = m.training_health;
     const healthText = th && th.status ? badge(th.status, th.status) : (m.loaded ? "no health report" : "–");
-    const note = m.load_error ? "load error: " + m.load_error : (m.reason || "");
+    const gate = m.last_decision && !m.last_decision.promoted
+      ? " Last gate decision: " + m.last_decision.version + " not promoted (" + m.last_decision.reason + ")." : "";
+    const note = (m.load_error ? "load error: " + m.load_error : (m.reason || "")) + gate;
     return el("tr", {},
       el("td", {}, m.name),
       el("td", {}, badge(m.loaded ? "loaded" : "fallback")),
