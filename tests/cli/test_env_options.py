@@ -1,4 +1,4 @@
-"""The env options of demo, evaluate and train: defaults that are today's behaviour, help that teaches."""
+"""The env options of demo, evaluate and train: the recommended trading settings by default, help that teaches."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from sacfolio.cli import app
 from sacfolio.cli.evaluate import demo, evaluate
 from sacfolio.cli.options import env_options
 from sacfolio.cli.train import train
-from sacfolio.env.config import EnvConfig
+from sacfolio.env.config import TRADING_DEFAULTS, EnvConfig
 from sacfolio.exceptions import ConfigError
 
 NAMES = ("action_mode", "tilt", "rebalance_rate", "no_trade_band", "reward", "train_cost_multiplier")
@@ -19,9 +19,11 @@ FLAGS = ("--action-mode", "--tilt", "--rebalance-rate", "--no-trade-band", "--re
 
 
 @pytest.mark.parametrize("command", [demo, evaluate, train], ids=lambda c: c.__name__)
-def test_the_option_defaults_are_the_env_defaults(command):
+def test_the_option_defaults_are_the_recommended_trading_settings(command):
     defaults = {name: inspect.signature(command).parameters[name].default for name in NAMES}
-    assert EnvConfig.from_dict(env_options(**defaults)) == EnvConfig()
+    config = EnvConfig.from_dict(env_options(**defaults))
+    assert config == EnvConfig.from_dict(TRADING_DEFAULTS)
+    assert (config.action_mode, config.reward) == ("residual", "excess_log_return")
 
 
 def test_the_options_reach_the_env_config():
@@ -43,7 +45,8 @@ def test_help_lists_every_env_option(command):
 def test_a_finetune_refuses_env_options_it_would_ignore():
     from sacfolio.cli.train import _configs
 
-    _, env = _configs("full", {}, {"action_mode": "residual"})
-    assert env.action_mode == "residual"
+    _, env = _configs("full", {}, {"action_mode": "softmax"})
+    assert env.action_mode == "softmax"
+    _configs("finetune", {}, dict(TRADING_DEFAULTS))  # the defaults are no request to change anything
     with pytest.raises(ConfigError, match="finetune trades under its parent's env settings"):
-        _configs("finetune", {}, {"action_mode": "residual"})
+        _configs("finetune", {}, {**TRADING_DEFAULTS, "action_mode": "softmax"})

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from sacfolio.cli.app import app, console
-from sacfolio.cli.options import (ActionModeOpt, AgentsOpt, AuxLongOpt, AuxOpt, AuxShortOpt, BaselinesOpt,
+from sacfolio.cli.options import (TRADING, ActionModeOpt, AgentsOpt, AuxLongOpt, AuxOpt, AuxShortOpt, BaselinesOpt,
                                   DataOpt, EndOpt, ExecutorOpt, FoldStepsOpt, FundamentalsOpt, HomeOpt, MarketOpt,
                                   NewsOpt, NoTradeBandOpt, ProgressOpt, RebalanceRateOpt, RewardOpt, SeedOpt,
                                   SeedsOpt, StartOpt, StepsOpt, StrengthOpt, TiltOpt, TrainCostOpt, UnsafeLrOpt,
@@ -90,13 +90,13 @@ def demo(
         "--synthetic", help="Run on a generated factor market whose news and fundamentals carry a known "
         "amount of information (written to disk and read back through the real loaders); its model is "
         "registered as <variant>_synthetic.")] = False,
-    steps: StepsOpt = 10_000,
-    fold_steps: FoldStepsOpt = 5_000,
+    steps: StepsOpt = 3_000,
+    fold_steps: FoldStepsOpt = 1_500,
     seed: SeedOpt = 0,
-    seeds: SeedsOpt = 1,
+    seeds: SeedsOpt = 5,
     market: MarketOpt = None,
     strength: StrengthOpt = None,
-    executor: ExecutorOpt = "local",
+    executor: ExecutorOpt = "process",
     workers: WorkersOpt = None,
     baselines: BaselinesOpt = None,
     out: Annotated[Path, typer.Option(help="Directory for the report, weights and TensorBoard logs.")] = Path("runs/demo"),
@@ -106,12 +106,12 @@ def demo(
     aux_coef_short: AuxShortOpt = 0.01,
     aux_coef_long: AuxLongOpt = 0.01,
     allow_unsafe_lr: UnsafeLrOpt = False,
-    action_mode: ActionModeOpt = "softmax",
-    tilt: TiltOpt = 0.02,
-    rebalance_rate: RebalanceRateOpt = 1.0,
-    no_trade_band: NoTradeBandOpt = 0.0,
-    reward: RewardOpt = "log_return",
-    train_cost_multiplier: TrainCostOpt = 1.0,
+    action_mode: ActionModeOpt = TRADING["action_mode"],
+    tilt: TiltOpt = TRADING["tilt"],
+    rebalance_rate: RebalanceRateOpt = TRADING["rebalance_rate"],
+    no_trade_band: NoTradeBandOpt = TRADING["no_trade_band"],
+    reward: RewardOpt = TRADING["reward"],
+    train_cost_multiplier: TrainCostOpt = TRADING["train_cost_multiplier"],
     register: Annotated[bool, typer.Option("--register/--no-register",
                                            help="Save the last fold's model in the registry and run the promotion gate.")] = True,
     home: HomeOpt = None,
@@ -122,8 +122,11 @@ def demo(
     trains only on earlier weeks; the report lands in --out and the last fold's model is
     saved in the registry and put through the promotion gate.
 
-    To trade slowly around 1/N: --action-mode residual --tilt 0.02 --rebalance-rate 0.25
-    --no-trade-band 0.01 --reward excess_log_return --train-cost-multiplier 2.
+    By default it trades slowly around 1/N: five seeds per fold whose target weights are
+    averaged, each tilting equal weight by at most 2 points per stock, moving half way to
+    its target and leaving positions within 1 point alone, trained on the excess log return
+    over 1/N. Today's earlier behaviour (a softmax of the action, traded at once, one seed):
+    --action-mode softmax --rebalance-rate 1 --no-trade-band 0 --reward log_return --seeds 1.
     """
     from sacfolio.workflows.evaluation import EvaluationRequest
 
@@ -152,13 +155,13 @@ def evaluate(
     variant: VariantOpt = "sac_lstm",
     news: NewsOpt = None,
     fundamentals: FundamentalsOpt = None,
-    steps: StepsOpt = 10_000,
-    fold_steps: FoldStepsOpt = 5_000,
+    steps: StepsOpt = 3_000,
+    fold_steps: FoldStepsOpt = 1_500,
     seed: SeedOpt = 0,
-    seeds: SeedsOpt = 1,
+    seeds: SeedsOpt = 5,
     market: MarketOpt = None,
     strength: StrengthOpt = None,
-    executor: ExecutorOpt = "local",
+    executor: ExecutorOpt = "process",
     workers: WorkersOpt = None,
     baselines: BaselinesOpt = None,
     out: Annotated[Path, typer.Option(help="Directory for the report.")] = Path("runs/evaluate"),
@@ -167,12 +170,12 @@ def evaluate(
     aux_coef_short: AuxShortOpt = 0.01,
     aux_coef_long: AuxLongOpt = 0.01,
     allow_unsafe_lr: UnsafeLrOpt = False,
-    action_mode: ActionModeOpt = "softmax",
-    tilt: TiltOpt = 0.02,
-    rebalance_rate: RebalanceRateOpt = 1.0,
-    no_trade_band: NoTradeBandOpt = 0.0,
-    reward: RewardOpt = "log_return",
-    train_cost_multiplier: TrainCostOpt = 1.0,
+    action_mode: ActionModeOpt = TRADING["action_mode"],
+    tilt: TiltOpt = TRADING["tilt"],
+    rebalance_rate: RebalanceRateOpt = TRADING["rebalance_rate"],
+    no_trade_band: NoTradeBandOpt = TRADING["no_trade_band"],
+    reward: RewardOpt = TRADING["reward"],
+    train_cost_multiplier: TrainCostOpt = TRADING["train_cost_multiplier"],
     progress: ProgressOpt = True,
 ) -> None:
     """Walk-forward backtest of the agent and the baselines, with a report (no registration).

@@ -7,7 +7,15 @@ from typing import Annotated, Optional
 
 import typer
 
-__all__ = ["ActionModeOpt", "AgentsOpt", "AuxLongOpt", "AuxOpt", "AuxShortOpt", "DataOpt", "EndOpt",
+from sacfolio.env.config import TRADING_DEFAULTS
+
+TRADING = {"action_mode": TRADING_DEFAULTS["action_mode"], "tilt": TRADING_DEFAULTS["tilt"],
+           "rebalance_rate": TRADING_DEFAULTS["execution"]["rebalance_rate"],
+           "no_trade_band": TRADING_DEFAULTS["execution"]["no_trade_band"], "reward": TRADING_DEFAULTS["reward"],
+           "train_cost_multiplier": TRADING_DEFAULTS["train_cost_multiplier"]}
+"""The trading options' defaults (:data:`sacfolio.env.config.TRADING_DEFAULTS`, flat)."""
+
+__all__ = ["TRADING", "ActionModeOpt", "AgentsOpt", "AuxLongOpt", "AuxOpt", "AuxShortOpt", "DataOpt", "EndOpt",
            "ExecutorOpt", "FoldStepsOpt", "FundamentalsOpt", "HomeOpt", "MarketOpt", "NewsOpt", "NoTradeBandOpt", "ProgressOpt",
            "RebalanceRateOpt", "RewardOpt", "SeedOpt", "SeedsOpt", "StartOpt", "StepsOpt", "StrengthOpt", "TiltOpt",
            "TrainCostOpt", "UnsafeLrOpt", "WorkersOpt", "VariantOpt", "YearsOpt", "BaselinesOpt", "env_options", "sac_options", "split_names"]

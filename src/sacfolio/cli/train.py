@@ -8,8 +8,8 @@ import typer
 
 from sacfolio.cli.app import app, console
 from sacfolio.cli.evaluate import open_registry
-from sacfolio.cli.options import (ActionModeOpt, AuxLongOpt, AuxOpt, AuxShortOpt, DataOpt, FundamentalsOpt, HomeOpt,
-                                  NewsOpt, NoTradeBandOpt, ProgressOpt, RebalanceRateOpt, RewardOpt, SeedOpt,
+from sacfolio.cli.options import (TRADING, ActionModeOpt, AuxLongOpt, AuxOpt, AuxShortOpt, DataOpt,
+                                  FundamentalsOpt, HomeOpt, NewsOpt, NoTradeBandOpt, ProgressOpt, RebalanceRateOpt, RewardOpt, SeedOpt,
                                   StartOpt, StepsOpt, TiltOpt, TrainCostOpt, UnsafeLrOpt, env_options,
                                   sac_options)
 
@@ -44,12 +44,12 @@ def train(
     aux_coef_short: AuxShortOpt = 0.01,
     aux_coef_long: AuxLongOpt = 0.01,
     allow_unsafe_lr: UnsafeLrOpt = False,
-    action_mode: ActionModeOpt = "softmax",
-    tilt: TiltOpt = 0.02,
-    rebalance_rate: RebalanceRateOpt = 1.0,
-    no_trade_band: NoTradeBandOpt = 0.0,
-    reward: RewardOpt = "log_return",
-    train_cost_multiplier: TrainCostOpt = 1.0,
+    action_mode: ActionModeOpt = TRADING["action_mode"],
+    tilt: TiltOpt = TRADING["tilt"],
+    rebalance_rate: RebalanceRateOpt = TRADING["rebalance_rate"],
+    no_trade_band: NoTradeBandOpt = TRADING["no_trade_band"],
+    reward: RewardOpt = TRADING["reward"],
+    train_cost_multiplier: TrainCostOpt = TRADING["train_cost_multiplier"],
     home: HomeOpt = None,
     progress: ProgressOpt = True,
 ) -> None:
@@ -86,12 +86,12 @@ def _configs(mode: str, sac: dict, env: dict):
     """The SAC and env settings of a training; a finetune keeps its parent's env and refuses others."""
     import dataclasses
 
-    from sacfolio.env.config import EnvConfig
+    from sacfolio.env.config import TRADING_DEFAULTS, EnvConfig
     from sacfolio.exceptions import ConfigError
     from sacfolio.train.portfolio import PORTFOLIO_SAC
 
     env_config = EnvConfig.from_dict(env)
-    if mode == "finetune" and env_config != EnvConfig():
+    if mode == "finetune" and env_config != EnvConfig.from_dict(TRADING_DEFAULTS):
         raise ConfigError("a finetune trades under its parent's env settings; drop --action-mode, --tilt, "
                           "--rebalance-rate, --no-trade-band, --reward and --train-cost-multiplier "
                           "(or use --mode full)")

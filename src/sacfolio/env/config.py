@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, Mapping
 
 from sacfolio.broker.execution import ExecutionRules
 from sacfolio.broker.rules import PortfolioRules
 from sacfolio.exceptions import ConfigError
 
-__all__ = ["ACTION_MODES", "EnvConfig", "REWARDS"]
+__all__ = ["ACTION_MODES", "EnvConfig", "REWARDS", "TRADING_DEFAULTS"]
 
 _RULE_KEYS = ("cash_floor", "max_weight", "cost_bps")
 
@@ -19,6 +20,16 @@ ACTION_MODES = ("softmax", "residual")
 
 REWARDS = ("log_return", "excess_log_return")
 """Named reward terms (:mod:`sacfolio.env.rewards`)."""
+
+TRADING_DEFAULTS: Mapping[str, Any] = MappingProxyType({
+    "action_mode": "residual", "tilt": 0.02, "reward": "excess_log_return",
+    "execution": MappingProxyType({"rebalance_rate": 0.5, "no_trade_band": 0.01}), "train_cost_multiplier": 1.0,
+})
+"""How sacfolio's commands trade unless told otherwise (``EnvConfig.from_dict(TRADING_DEFAULTS)``):
+tilt equal weight by at most 2 points per stock, move half way to each target and leave
+positions within 1 point of it alone, learn the excess log return over equal weight.
+Chosen by ``benchmarks/bench_learning.py grid`` on test years 2009-2014 only. ``EnvConfig()``
+keeps the plain softmax settings for library use."""
 
 _KEYS = ("rules", "logit_scale", "episode_length", "action_mode", "tilt", "execution", "reward",
          "train_cost_multiplier")

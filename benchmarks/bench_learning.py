@@ -1,0 +1,264 @@
+"""Learning study: which action mode, execution, reward and discount make SAC worth trading.
+
+Runs walk-forward evaluations (the same code as ``sacfolio evaluate``) over a grid of
+trading settings, on the embedded S&P 500 sample and on known-answer markets (a null
+market and planted AR(1) markets, :mod:`sacfolio.data.known_markets`), and prints one
+table: CAGR, Sharpe, turnover, costs, Sharpe edge over 1/N and, on the generated
+markets, the share of the known-model policy's excess CAGR the agent earns.
+
+Every run is cached under ``--out`` by its settings, so an interrupted study resumes
+and a second table over the same runs costs nothing.
+
+    # the grid, on folds before 2015 only (how the demo default was chosen)
+    python benchmarks/bench_learning.py grid --years 2009-2014 --seeds 0,1
+
+    # the issue's targets: the demo default with K = 5 seeds on 2015-2022, the null and
+    # AR(1) markets, and the moonshot window 2005-2022
+    python benchmarks/bench_learning.py targets
+
+    # one named setting on one market
+    python benchmarks/bench_learning.py run --config default --market ar1 --strength 0.1
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np
+import torch
+
+from sacfolio.data import load_sp500_sample
+from sacfolio.data.known_markets import known_market
+from sacfolio.env.config import EnvConfig
+from sacfolio.evaluate.bootstrap import block_indices, paired_block_bootstrap
+from sacfolio.evaluate.folds import parse_years
+from sacfolio.evaluate.metrics import cagr, sharpe, summarize
+from sacfolio.evaluate.walkforward import WalkForwardConfig
+from sacfolio.strategies.known import KnownModel
+from sacfolio.train.portfolio import PORTFOLIO_SAC
+from sacfolio.workflows.walkforward import run_walk_forward
+
+SLOW = {"rebalance_rate": 0.5, "no_trade_band": 0.01}
+# name -> (env overrides, SAC overrides); "default" is what `sacfolio demo` runs
+CONFIGS: dict[str, tuple[dict, dict]] = {
+    "softmax": ({}, {}),
+    "residual": ({"action_mode": "residual"}, {}),
+    "residual_slow": ({"action_mode": "residual", "execution": SLOW}, {}),
+    "residual_slow_excess": ({"action_mode": "residual", "execution": SLOW, "reward": "excess_log_return"}, {}),
+    "rse_gamma0": ({"action_mode": "residual", "execution": SLOW, "reward": "excess_log_return"}, {"gamma": 0.0}),
+    "rse_gamma0.5": ({"action_mode": "residual", "execution": SLOW, "reward": "excess_log_return"},
+                     {"gamma": 0.5}),
+    "rse_gamma0.9": ({"action_mode": "residual", "execution": SLOW, "reward": "excess_log_return"},
+                     {"gamma": 0.9}),
+    "rse_tilt0.05": ({"action_mode": "residual", "tilt": 0.05, "execution": SLOW,
+                      "reward": "excess_log_return"}, {}),
+    "rse_cost2x": ({"action_mode": "residual", "execution": SLOW, "reward": "excess_log_return",
+                    "train_cost_multiplier": 2.0}, {}),
+    "rse_eta0.25": ({"action_mode": "residual", "execution": {"rebalance_rate": 0.25, "no_trade_band": 0.01},
+                     "reward": "excess_log_return"}, {}),
+    "residual_excess": ({"action_mode": "residual", "reward": "excess_log_return"}, {}),
+    "re_gamma0": ({"action_mode": "residual", "reward": "excess_log_return"}, {"gamma": 0.0}),
+}
+GRID = list(CONFIGS)
+DEFAULT = "residual_slow_excess"
+"""The demo's default trading settings, chosen from the grid on folds before 2015."""
+CONFIGS["default"] = CONFIGS[DEFAULT]
+
+
+def _market(name: str, strength: float | None, seed: int):
+    """(panel, extra strategies) of a market: the sample, or a generated one with its known policy."""
+    if name == "sample":
+        return load_sp500_sample(), {}
+    market = known_market(name, strength=strength, seed=seed)
+    return market.panel, {"known_model": KnownModel(market.panel, market.expected_returns())}
+
+
+def _key(**settings) -> str:
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def run_one(*, config: str, market: str, strength: float | None, years: str, seed: int, seeds: int,
+            steps: int, fold_steps: int, variant: str, out: Path, executor: str = "local") -> dict:
+    """One walk-forward run (cached): the agent's, 1/N's and the known policy's figures."""
+    settings = dict(config=config, env=CONFIGS[config][0], sac=CONFIGS[config][1], market=market,
+                    strength=strength, years=years, seed=seed, seeds=seeds, steps=steps,
+                    fold_steps=fold_steps, variant=variant)
+    path = out / "cache" / f"{_key(**settings)}.json"
+    if path.exists():
+        row = json.loads(path.read_text())
+        if "p_win_method" not in row["edge"]:  # rows from before the P(win) fix carry a wrong one
+            row["edge"]["p_win"] = None
+        return row
+    t0 = time.perf_counter()
+    market_seed = 0  # one draw of each generated market; the agent's seed varies
+    panel, extra = _market(market, strength, market_seed)
+    wf_config = WalkForwardConfig(years=tuple(parse_years(years)), train_steps=steps, fold_steps=fold_steps,
+                                  baselines=("equal_weight",), seed=seed, seeds=seeds, variant=variant)
+    env = EnvConfig.from_dict(CONFIGS[config][0])
+    sac = dataclasses.replace(PORTFOLIO_SAC, **CONFIGS[config][1])
+    wf, _ = run_walk_forward(panel, config=wf_config, env_config=env, sac_config=sac, progress=False,
+                             extra_strategies=extra, executor=executor)
+    row = {**settings, "market_seed": market_seed, "seconds": round(time.perf_counter() - t0, 1)}
+    for name in wf.results:
+        r = wf.combined(name)
+        m = summarize(r)
+        row[name] = {"cagr": m.cagr, "sharpe": m.sharpe, "turnover": m.avg_turnover, "costs": m.total_costs,
+                     "gross_cagr": float(cagr((1 + r.returns) / (1 - r.costs) - 1))}
+    members = wf.combined_members("sac")
+    if members:
+        row["member_cagr"] = [float(cagr(r.returns)) for r in members]
+        row["member_sharpe"] = [float(sharpe(r.returns)) for r in members]
+    a, b = wf.combined("sac").returns, wf.combined("equal_weight").returns
+    iv = paired_block_bootstrap(a, b, sharpe, seed=0)
+    row["edge"] = {"point": iv.point, "low": iv.low, "high": iv.high, "p_win": _p_win(a, b), "p_win_method": "paired block bootstrap, 4 weeks"}
+    if "known_model" in row:
+        row["share"] = _share(row)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(row, indent=1))
+    return row
+
+
+def _p_win(a: np.ndarray, b: np.ndarray) -> float:
+    """Share of paired block-bootstrap resamples (the report's: 4-week blocks, 2,000 draws,
+    seed 0) in which the agent's Sharpe beats 1/N's."""
+    idx = block_indices(len(a), block=4, n_boot=2000, rng=np.random.default_rng(0))
+    return float(np.mean(sharpe(a[idx]) > sharpe(b[idx])))
+
+
+def _share(row: dict) -> float | None:
+    """The agent's excess CAGR over 1/N as a share of the known policy's (None when that is < 0.5 pt)."""
+    known = row["known_model"]["cagr"] - row["equal_weight"]["cagr"]
+    return None if known < 0.005 else (row["sac"]["cagr"] - row["equal_weight"]["cagr"]) / known
+
+
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{100 * x:5.1f}%"
+
+
+def print_table(rows: list[dict]) -> None:
+    head = (f"{'config':22} {'market':10} {'seed':>4} {'K':>2} {'CAGR':>7} {'1/N':>7} {'Sharpe':>6} {'1/N':>5} "
+            f"{'edge [90% CI]':>22} {'P(win)':>6} {'turn/wk':>7} {'costs':>6} {'gross':>7} {'share':>6} {'s':>5}")
+    print(head)
+    print("-" * len(head))
+    for r in rows:
+        s, e, ew = r["sac"], r["edge"], r["equal_weight"]
+        market = r["market"] + ("" if r["strength"] in (None, 0.0) else f" {r['strength']:g}")
+        print(f"{r['config']:22} {market:10} {r['seed']:>4} {r['seeds']:>2} {_pct(s['cagr']):>7} "
+              f"{_pct(ew['cagr']):>7} {s['sharpe']:6.2f} {ew['sharpe']:5.2f} "
+              f"{e['point']:+.2f} [{e['low']:+.2f}, {e['high']:+.2f}]".ljust(98)
+              + f" {'n/a' if e['p_win'] is None else format(e['p_win'], '.2f'):>6} {_pct(s['turnover']):>7} {_pct(s['costs']):>6} {_pct(s['gross_cagr']):>7} "
+              f"{_pct(r.get('share')):>6} {r['seconds']:5.0f}")
+        if "member_cagr" in r:
+            mc = r["member_cagr"]
+            print(f"{'':22} members: CAGR {', '.join(_pct(c).strip() for c in mc)} "
+                  f"(spread {100 * (max(mc) - min(mc)):.1f} pts)")
+
+
+def targets(a, common: dict) -> list[dict]:
+    """The issue's target runs with the demo default and K seeds, then the verdicts."""
+    k = max(a.ensemble, 5)
+    common = {**common, "seeds": k}
+    runs = {
+        "sample 2015-2022": dict(market="sample", strength=None, years="2015-2022"),
+        "null market": dict(market="null", strength=None, years="2009-2012"),
+        **{f"ar1 {s:g}": dict(market="ar1", strength=s, years="2009-2012")
+           for s in (float(x) for x in a.strengths.split(","))},
+        "moonshot 2005-2022": dict(market="sample", strength=None, years="2005-2022"),
+    }
+    rows = {}
+    for i, (label, spec) in enumerate(runs.items(), 1):
+        print(f"[{i}/{len(runs)}] {DEFAULT} x{k} on {label} ...", file=sys.stderr, flush=True)
+        rows[label] = run_one(config=DEFAULT, seed=int(a.seeds.split(",")[0]), **spec, **common)
+    print_table(list(rows.values()))
+    print()
+    for line in verdicts(rows):
+        print(line)
+    return list(rows.values())
+
+
+def verdicts(rows: dict[str, dict]) -> list[str]:
+    """One line per target of the issue, met or not, with the figure behind it."""
+    out = []
+    r = rows["sample 2015-2022"]
+    s, ew, mc = r["sac"], r["equal_weight"], r.get("member_cagr", [0.0])
+    spread = max(mc) - min(mc)
+    out.append(f"sample 2015-2022: Sharpe {s['sharpe']:.2f} vs 1/N {ew['sharpe']:.2f} "
+               f"[{'met' if s['sharpe'] >= ew['sharpe'] else 'NOT met'}]; turnover {_pct(s['turnover']).strip()}/wk "
+               f"[{'met' if s['turnover'] <= 0.08 else 'NOT met'} <= 8%]; costs {_pct(s['costs']).strip()} "
+               f"[{'met' if s['costs'] <= 0.03 else 'NOT met'} <= 3%]; CAGR spread of single seeds "
+               f"{100 * spread:.1f} pts [{'met' if spread <= 0.02 else 'NOT met'} <= 2]")
+    r = rows["null market"]
+    e, turn, ew_turn = r["edge"], r["sac"]["turnover"], r["equal_weight"]["turnover"]
+    inside = e["low"] <= 0.0 <= e["high"]
+    out.append(f"null market: Sharpe edge {e['point']:+.2f} [{e['low']:+.2f}, {e['high']:+.2f}] "
+               f"[{'met' if inside else 'NOT met'}: 0 inside]; turnover {_pct(turn).strip()} vs 1/N "
+               f"{_pct(ew_turn).strip()} [{'met' if turn <= 2 * ew_turn else 'NOT met'} <= 2x]")
+    for label, r in rows.items():
+        if label.startswith("ar1"):
+            share = r.get("share")
+            out.append(f"{label}: share of the known policy's excess CAGR {_pct(share).strip()} "
+                       f"[{'met' if share is not None and share >= 0.6 else 'NOT met'} >= 60%] "
+                       f"(agent {_pct(r['sac']['cagr']).strip()}, 1/N {_pct(r['equal_weight']['cagr']).strip()}, "
+                       f"known {_pct(r['known_model']['cagr']).strip()})")
+    r = rows["moonshot 2005-2022"]
+    e = r["edge"]
+    out.append(f"moonshot 2005-2022: Sharpe edge {e['point']:+.2f} [{e['low']:+.2f}, {e['high']:+.2f}], "
+               f"P(win) {e['p_win']:.2f} [{'met' if e['point'] >= 0.1 and e['p_win'] >= 0.9 else 'NOT met'}: "
+               "+0.1 with P(win) >= 0.9]")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("study", choices=["grid", "targets", "run"])
+    p.add_argument("--configs", default=",".join(GRID), help="comma list of config names (grid, run)")
+    p.add_argument("--config", default="default", help="config name for 'run'")
+    p.add_argument("--markets", default="sample", help="comma list: sample, null, ar1")
+    p.add_argument("--market", default="sample")
+    p.add_argument("--strength", type=float, default=None)
+    p.add_argument("--strengths", default="0.05,0.1", help="AR(1) strengths of the grid's ar1 market")
+    p.add_argument("--years", default="2009-2014")
+    p.add_argument("--seeds", default="0,1", help="comma list of root seeds (one run each)")
+    p.add_argument("--ensemble", type=int, default=1, help="K agents per fold, weights averaged")
+    p.add_argument("--steps", type=int, default=3000)
+    p.add_argument("--fold-steps", type=int, default=1500)
+    p.add_argument("--variant", default="sac_price")
+    p.add_argument("--out", type=Path, default=Path("runs/bench_learning"))
+    p.add_argument("--executor", default="local", choices=["local", "process"],
+                   help="where the training tasks run (same results; 'process' uses every core)")
+    a = p.parse_args(argv)
+    torch.set_num_threads(1)  # one thread per process: these networks are too small to split
+    common = dict(steps=a.steps, fold_steps=a.fold_steps, variant=a.variant, out=a.out, seeds=a.ensemble,
+                  executor=a.executor)
+    rows = []
+    if a.study == "targets":
+        targets(a, common)
+        return 0
+    if a.study == "run":
+        rows.append(run_one(config=a.config, market=a.market, strength=a.strength, years=a.years,
+                            seed=int(a.seeds.split(",")[0]), **common))
+    else:
+        plan = []
+        for market in a.markets.split(","):
+            strengths = [float(x) for x in a.strengths.split(",")] if market == "ar1" else [None]
+            years = a.years if market == "sample" else "2009-2012"
+            plan += [(c, market, s, years, int(seed)) for c in a.configs.split(",")
+                     for s in strengths for seed in a.seeds.split(",")]
+        for i, (c, market, s, years, seed) in enumerate(plan, 1):
+            print(f"[{i}/{len(plan)}] {c} on {market} {s or ''} seed {seed} ...", file=sys.stderr, flush=True)
+            rows.append(run_one(config=c, market=market, strength=s, years=years, seed=seed, **common))
+    print_table(rows)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
