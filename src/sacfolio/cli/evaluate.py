@@ -9,11 +9,13 @@ from typing import Annotated
 import typer
 
 from sacfolio.cli.app import app, console
+from sacfolio.env.config import CONFIGURATIONS_TRIED
 from sacfolio.cli.options import (TRADING, ActionModeOpt, AgentsOpt, AuxLongOpt, AuxOpt, AuxShortOpt, BaselinesOpt,
                                   DataOpt, EndOpt, ExecutorOpt, FoldStepsOpt, FundamentalsOpt, HomeOpt, MarketOpt,
                                   NewsOpt, NoTradeBandOpt, ProgressOpt, RebalanceRateOpt, RewardOpt, SeedOpt,
-                                  SeedsOpt, StartOpt, StepsOpt, StrengthOpt, TiltOpt, TrainCostOpt, UnsafeLrOpt,
-                                  VariantOpt, WorkersOpt, YearsOpt, env_options, sac_options, split_names)
+                                  SeedsOpt, StartOpt, StepsOpt, StrengthOpt, TiltOpt, TrainCostOpt, TrialsOpt,
+                                  UnsafeLrOpt, VariantOpt, WorkersOpt, YearsOpt, env_options, sac_options,
+                                  split_names)
 
 __all__ = ["demo", "evaluate", "open_registry"]
 
@@ -98,6 +100,7 @@ def demo(
     strength: StrengthOpt = None,
     executor: ExecutorOpt = "process",
     workers: WorkersOpt = None,
+    trials: TrialsOpt = CONFIGURATIONS_TRIED,
     baselines: BaselinesOpt = None,
     out: Annotated[Path, typer.Option(help="Directory for the report, weights and TensorBoard logs.")] = Path("runs/demo"),
     progress: ProgressOpt = True,
@@ -135,7 +138,7 @@ def demo(
         out=out, data=data, start=start, end=end, eval_years=eval_years, steps=steps, fold_steps=fold_steps,
         seed=seed, baselines=split_names(baselines), variant=variant, news=news, fundamentals=fundamentals,
         synthetic=synthetic, agents=split_names(agents), title=f"sacfolio demo ({variant})", progress=progress,
-        seeds=seeds, market=market, strength=strength, executor=executor, workers=workers,
+        seeds=seeds, market=market, strength=strength, executor=executor, workers=workers, trials=trials,
         sac_options=sac_options(aux=aux, aux_coef_short=aux_coef_short, aux_coef_long=aux_coef_long,
                                 allow_unsafe_lr=allow_unsafe_lr),
         env_options=env_options(action_mode=action_mode, tilt=tilt, rebalance_rate=rebalance_rate,
@@ -163,6 +166,7 @@ def evaluate(
     strength: StrengthOpt = None,
     executor: ExecutorOpt = "process",
     workers: WorkersOpt = None,
+    trials: TrialsOpt = CONFIGURATIONS_TRIED,
     baselines: BaselinesOpt = None,
     out: Annotated[Path, typer.Option(help="Directory for the report.")] = Path("runs/evaluate"),
     agents: AgentsOpt = "sac",
@@ -190,7 +194,7 @@ def evaluate(
         out=out, data=data, start=start, end=end, eval_years=eval_years, steps=steps, fold_steps=fold_steps,
         seed=seed, baselines=split_names(baselines), variant=variant, news=news, fundamentals=fundamentals,
         agents=split_names(agents), title=f"sacfolio walk-forward evaluation ({variant})", progress=progress,
-        seeds=seeds, market=market, strength=strength, executor=executor, workers=workers,
+        seeds=seeds, market=market, strength=strength, executor=executor, workers=workers, trials=trials,
         sac_options=sac_options(aux=aux, aux_coef_short=aux_coef_short, aux_coef_long=aux_coef_long,
                                 allow_unsafe_lr=allow_unsafe_lr),
         env_options=env_options(action_mode=action_mode, tilt=tilt, rebalance_rate=rebalance_rate,

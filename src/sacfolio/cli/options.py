@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from sacfolio.env.config import TRADING_DEFAULTS
+from sacfolio.env.config import CONFIGURATIONS_TRIED, TRADING_DEFAULTS
 
 TRADING = {"action_mode": TRADING_DEFAULTS["action_mode"], "tilt": TRADING_DEFAULTS["tilt"],
            "rebalance_rate": TRADING_DEFAULTS["execution"]["rebalance_rate"],
@@ -18,7 +18,7 @@ TRADING = {"action_mode": TRADING_DEFAULTS["action_mode"], "tilt": TRADING_DEFAU
 __all__ = ["TRADING", "ActionModeOpt", "AgentsOpt", "AuxLongOpt", "AuxOpt", "AuxShortOpt", "DataOpt", "EndOpt",
            "ExecutorOpt", "FoldStepsOpt", "FundamentalsOpt", "HomeOpt", "MarketOpt", "NewsOpt", "NoTradeBandOpt", "ProgressOpt",
            "RebalanceRateOpt", "RewardOpt", "SeedOpt", "SeedsOpt", "StartOpt", "StepsOpt", "StrengthOpt", "TiltOpt",
-           "TrainCostOpt", "UnsafeLrOpt", "WorkersOpt", "VariantOpt", "YearsOpt", "BaselinesOpt", "env_options", "sac_options", "split_names"]
+           "TrainCostOpt", "TrialsOpt", "UnsafeLrOpt", "WorkersOpt", "VariantOpt", "YearsOpt", "BaselinesOpt", "env_options", "sac_options", "split_names"]
 
 DataOpt = Annotated[Optional[Path], typer.Option(
     "--data", help="CSV or Parquet of prices (wide: date + one close column per symbol; long: "
@@ -31,6 +31,10 @@ SeedsOpt = Annotated[int, typer.Option(
     "--seeds", min=1, max=64, help="Seed ensemble: train K agents per fold (member k with root seed "
     "--seed + 1000 k) and trade the average of their target weights, a portfolio of portfolios. "
     "The report shows the single seeds' band.")]
+TrialsOpt = Annotated[int, typer.Option(
+    "--trials", min=1, help="Configurations tried before these settings were chosen; the report's "
+    f"deflated Sharpe ratio discounts the best-of-N luck (default {CONFIGURATIONS_TRIED}: the study "
+    "behind the default trading settings).")]
 ExecutorOpt = Annotated[str, typer.Option(
     "--executor", help="Where the training tasks run: 'local' (one after another in this process) or "
     "'process' (a pool of worker processes; each seed's chain of folds is one task). Same results either way.")]

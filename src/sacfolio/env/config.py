@@ -11,7 +11,7 @@ from sacfolio.broker.execution import ExecutionRules
 from sacfolio.broker.rules import PortfolioRules
 from sacfolio.exceptions import ConfigError
 
-__all__ = ["ACTION_MODES", "EnvConfig", "REWARDS", "TRADING_DEFAULTS"]
+__all__ = ["ACTION_MODES", "CONFIGURATIONS_TRIED", "EnvConfig", "REWARDS", "TRADING_DEFAULTS"]
 
 _RULE_KEYS = ("cash_floor", "max_weight", "cost_bps")
 
@@ -30,6 +30,10 @@ tilt equal weight by at most 2 points per stock, move half way to each target an
 positions within 1 point of it alone, learn the excess log return over equal weight.
 Chosen by ``benchmarks/bench_learning.py grid`` on test years 2009-2014 only. ``EnvConfig()``
 keeps the plain softmax settings for library use."""
+
+CONFIGURATIONS_TRIED = 10
+"""Settings the study compared before choosing :data:`TRADING_DEFAULTS`: the trials a
+default run's deflated Sharpe ratio accounts for."""
 
 _KEYS = ("rules", "logit_scale", "episode_length", "action_mode", "tilt", "execution", "reward",
          "train_cost_multiplier")
