@@ -64,6 +64,19 @@ def _run(request):
     return ev
 
 
+def _request(title: str, *, baselines, agents, aux, aux_coef_short, aux_coef_long, allow_unsafe_lr,
+             action_mode, tilt, rebalance_rate, no_trade_band, reward, train_cost_multiplier, **fields):
+    """The EvaluationRequest of a demo or evaluate command line (its options by name)."""
+    from sacfolio.workflows.evaluation import EvaluationRequest
+
+    return EvaluationRequest(
+        title=title, baselines=split_names(baselines), agents=split_names(agents), **fields,
+        sac_options=sac_options(aux=aux, aux_coef_short=aux_coef_short, aux_coef_long=aux_coef_long,
+                                allow_unsafe_lr=allow_unsafe_lr),
+        env_options=env_options(action_mode=action_mode, tilt=tilt, rebalance_rate=rebalance_rate,
+                                no_trade_band=no_trade_band, reward=reward, train_cost_multiplier=train_cost_multiplier))
+
+
 def _register(ev, home: str | None) -> None:
     from sacfolio.workflows.evaluation import register_last_fold
 
@@ -131,19 +144,9 @@ def demo(
     over 1/N. Today's earlier behaviour (a softmax of the action, traded at once, one seed):
     --action-mode softmax --rebalance-rate 1 --no-trade-band 0 --reward log_return --seeds 1.
     """
-    from sacfolio.workflows.evaluation import EvaluationRequest
-
     t0 = time.perf_counter()
-    ev = _run(EvaluationRequest(
-        out=out, data=data, start=start, end=end, eval_years=eval_years, steps=steps, fold_steps=fold_steps,
-        seed=seed, baselines=split_names(baselines), variant=variant, news=news, fundamentals=fundamentals,
-        synthetic=synthetic, agents=split_names(agents), title=f"sacfolio demo ({variant})", progress=progress,
-        seeds=seeds, market=market, strength=strength, executor=executor, workers=workers, trials=trials,
-        sac_options=sac_options(aux=aux, aux_coef_short=aux_coef_short, aux_coef_long=aux_coef_long,
-                                allow_unsafe_lr=allow_unsafe_lr),
-        env_options=env_options(action_mode=action_mode, tilt=tilt, rebalance_rate=rebalance_rate,
-                                no_trade_band=no_trade_band, reward=reward,
-                                train_cost_multiplier=train_cost_multiplier)))
+    options = {k: v for k, v in locals().items() if k not in ("register", "home", "t0")}
+    ev = _run(_request(f"sacfolio demo ({variant})", **options))
     if register:
         _register(ev, home)
     console.print(f"[bold]demo finished[/bold] in {time.perf_counter() - t0:.0f}s")
@@ -188,15 +191,4 @@ def evaluate(
     agent and every baseline run through the same cost code (the agent under its execution
     rules: --rebalance-rate, --no-trade-band; the baselines trade to their targets).
     """
-    from sacfolio.workflows.evaluation import EvaluationRequest
-
-    _run(EvaluationRequest(
-        out=out, data=data, start=start, end=end, eval_years=eval_years, steps=steps, fold_steps=fold_steps,
-        seed=seed, baselines=split_names(baselines), variant=variant, news=news, fundamentals=fundamentals,
-        agents=split_names(agents), title=f"sacfolio walk-forward evaluation ({variant})", progress=progress,
-        seeds=seeds, market=market, strength=strength, executor=executor, workers=workers, trials=trials,
-        sac_options=sac_options(aux=aux, aux_coef_short=aux_coef_short, aux_coef_long=aux_coef_long,
-                                allow_unsafe_lr=allow_unsafe_lr),
-        env_options=env_options(action_mode=action_mode, tilt=tilt, rebalance_rate=rebalance_rate,
-                                no_trade_band=no_trade_band, reward=reward,
-                                train_cost_multiplier=train_cost_multiplier)))
+    _run(_request(f"sacfolio walk-forward evaluation ({variant})", **locals()))
