@@ -8,7 +8,9 @@ plus copies of the equity CFD up to N, in a USD account at 50:1. Measured, each 
   all fitting the margin (the fast path), and with ~half the portfolios over their margin
   (the instrument-by-instrument pass);
 * ``snapshot``: NAV, margin and closeout percent of B accounts (account updates/s);
-* ``step``: a whole bar (financing, orders to target weights, closeout, snapshot).
+* ``step``: a whole bar (financing, orders to target weights, closeout, snapshot);
+* ``env``: the weekly env (B portfolios on the embedded sample) stepped with and without
+  the broker in the loop (``--broker sp500_cfd_example.json``), side by side in one run.
 
 Run:  .venv/bin/python benchmarks/bench_broker.py [--portfolios 64] [--instruments 20] [--seconds 2]
 """
@@ -24,7 +26,9 @@ import numpy as np
 from sacfolio.broker.account import AccountConfig
 from sacfolio.broker.instruments import InstrumentSet, load_instruments
 from sacfolio.broker.quotes import quotes_from_mid
+from sacfolio.broker.rules import PortfolioRules
 from sacfolio.broker.simulator import Broker
+from sacfolio.broker.venue import BrokerVenue
 
 
 def _instruments(n: int) -> InstrumentSet:
@@ -44,6 +48,29 @@ def _rate(fn, seconds: float) -> float:
             fn()
         calls += 20
     return calls / (time.perf_counter() - start)
+
+
+def _env_rate(b: int, rules: PortfolioRules, seconds: float) -> float:
+    """Env-steps/s of B portfolios on the embedded sample trading to random targets under ``rules``."""
+    from sacfolio.data.sources.sample import load_sp500_sample
+    from sacfolio.env.config import EnvConfig
+    from sacfolio.env.core import PortfolioCore
+
+    panel = load_sp500_sample()
+    core = PortfolioCore(panel.simple_returns(), np.zeros((panel.n_dates, panel.n_symbols, 0)), panel.available,
+                         EnvConfig(rules=rules), panel=panel)
+    rng = np.random.default_rng(0)
+    targets = rng.dirichlet(np.ones(panel.n_symbols + 1), size=(64, b))
+    start = rng.integers(0, panel.n_dates - 60, b)
+    state = {"k": 0}
+
+    def step() -> None:
+        if state["k"] % 50 == 0:
+            core.reset(start, start + 50)
+        core.step_weights(targets[state["k"] % 64])
+        state["k"] += 1
+
+    return _rate(step, seconds) * b
 
 
 def main() -> None:
@@ -82,6 +109,11 @@ def main() -> None:
         per = "fills" if name.startswith("submit") else "account updates"
         scale = b * n if name.startswith("submit") else b
         print(f"  {name:34s} {calls:10,.0f} calls/s  {calls * scale:14,.0f} {per}/s  {1e6 / calls:8.1f} us/call")
+    plain = _env_rate(b, PortfolioRules(), args.seconds)
+    broker_rate = _env_rate(b, PortfolioRules(broker=BrokerVenue(instruments="sp500_cfd_example.json")),
+                            args.seconds)
+    print(f"  weekly env, {b} portfolios x 20 stocks: {plain:12,.0f} env-steps/s equity rules, "
+          f"{broker_rate:12,.0f} through the broker ({broker_rate / plain:.2f}x)")
 
 
 if __name__ == "__main__":

@@ -22,3 +22,14 @@ def recent_sample():
     from sacfolio.data import load_sp500_sample
 
     return load_sp500_sample(start="2016-01-01")
+
+
+@pytest.fixture(scope="session")
+def ray_session():
+    """One real Ray head for the whole session, on 127.0.0.1 with 2 CPUs and no dashboard,
+    shut down at the end. Ray is not skipped when missing: CI installs ``sacfolio[ray]``."""
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False)
+    yield ray
+    ray.shutdown()

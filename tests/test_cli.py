@@ -131,3 +131,29 @@ def test_the_synthetic_demo_after_the_real_one_registers_its_own_model(tmp_path:
     assert "saved sac_price_synthetic version" in synthetic.stdout
     listing = _run("registry", "list", "--home", home, cwd=tmp_path)
     assert "sac_price_synthetic" in listing.stdout and "sac_price" in listing.stdout
+
+
+def test_evaluate_through_the_broker_reports_spread_commission_and_financing(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    proc = _run("evaluate", "--start", "2019-01-01", "--eval-years", "2022", "--variant", "sac_price",
+                "--steps", "100", "--fold-steps", "100", "--seeds", "1", "--executor", "local",
+                "--baselines", "equal_weight", "--broker", "sp500_cfd_example.json", "--leverage", "1.5",
+                "--out", str(out), "--no-progress", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "broker costs: sac paid" in proc.stdout and "broker costs: equal_weight paid" in proc.stdout
+    costs = json.loads((out / "metrics.json").read_text())["evidence"]["broker_costs"]
+    assert costs["equal_weight"]["spread"] > 0 and costs["equal_weight"]["financing"] < 0
+    assert costs["equal_weight"]["commission"] == 0.0  # the shipped CFDs charge spread, no commission
+
+
+@pytest.mark.parametrize("args, needle", [
+    (("--broker", "no_such_file.json"), "no_such_file.json"),
+    (("--leverage", "2"), "--leverage needs --broker"),
+])
+def test_a_bad_broker_setting_exits_2_before_any_training(tmp_path: Path, args, needle) -> None:
+    out = tmp_path / "run"
+    proc = _run("evaluate", "--eval-years", "2022", "--steps", "100", "--out", str(out), "--no-progress", *args,
+                cwd=tmp_path)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert needle in proc.stdout + proc.stderr
+    assert not (out / "metrics.json").exists()

@@ -11,10 +11,13 @@ simulation, plus a typical spread and an optional commission:
 "financingDaysOfWeek": [{"dayOfWeek": "WEDNESDAY", "daysCharged": 3}, ...]}`` (annual
 rates, negative = the holder pays; days absent from the list charge 0),
 ``quoteCurrency``, ``baseCurrency`` (currency pairs only; defaults to the part of the
-name before ``_``), ``typicalSpreadPips`` (a number, or 24 numbers by UTC hour) and
+name before ``_``), ``typicalSpreadPips`` (a number, or 24 numbers by UTC hour), optionally
+``typicalSpreadBps`` (a spread proportional to the price, in basis points of mid, added to the
+pips: the natural unit for split-adjusted share prices that span 0.10 to 500 over decades) and
 ``commission`` = ``{"perUnit": quote currency per unit, "bps": of traded value}``.
 
-The package ships :data:`EXAMPLE_FILE` (a few FX pairs, an index CFD, US equities).
+The package ships :data:`EXAMPLE_FILE` (a few FX pairs, an index CFD, US equities) and
+:data:`SAMPLE_CFD_FILE` (the 20 stocks of the embedded S&P 500 sample as share CFDs).
 Every problem raises a :class:`~sacfolio.exceptions.DataError` naming the file, the
 instrument (row = its 1-based position and name) and the field.
 """
@@ -32,14 +35,16 @@ import numpy as np
 
 from sacfolio.exceptions import ConfigError, DataError
 
-__all__ = ["DAYS", "EXAMPLE_FILE", "Instrument", "InstrumentSet", "equity_instruments", "load_instruments"]
+__all__ = ["DAYS", "EXAMPLE_FILE", "SAMPLE_CFD_FILE", "Instrument", "InstrumentSet", "equity_instruments", "load_instruments"]
 
 DAYS = ("MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY")
 TYPES = ("CURRENCY", "CFD", "METAL")
 EXAMPLE_FILE = "oanda_example.json"
+SAMPLE_CFD_FILE = "sp500_cfd_example.json"
+SHIPPED_FILES = (EXAMPLE_FILE, SAMPLE_CFD_FILE)
 _REQUIRED = ("name", "type", "pipLocation", "displayPrecision", "tradeUnitsPrecision", "minimumTradeSize",
              "marginRate", "financing", "quoteCurrency", "typicalSpreadPips")
-_OPTIONAL = ("baseCurrency", "commission")
+_OPTIONAL = ("baseCurrency", "commission", "typicalSpreadBps")
 _V20_IGNORED = frozenset({"displayName", "maximumTrailingStopDistance", "minimumTrailingStopDistance",
                           "maximumPositionSize", "maximumOrderUnits", "guaranteedStopLossOrderMode",
                           "tags", "minimumGuaranteedStopLossDistance", "guaranteedStopLossOrderExecutionPremium",
@@ -66,6 +71,8 @@ class Instrument:
     base_currency: str | None = None
     spread_pips: tuple[float, ...] = (0.0,) * 24
     """Typical spread in pips for each UTC hour 0..23."""
+    spread_bps: float = 0.0
+    """Spread proportional to the price, basis points of mid (added to the pips)."""
     commission_per_unit: float = 0.0
     commission_bps: float = 0.0
 
@@ -81,7 +88,7 @@ class InstrumentSet:
 
     Array attributes have shape (N,) unless stated: ``pip``, ``display_precision``,
     ``units_precision``, ``min_size``, ``margin_rate``, ``long_rate``, ``short_rate``,
-    ``commission_per_unit``, ``commission_bps``, ``commission_rate`` (bps / 1e4), ``units_scale``
+    ``commission_per_unit``, ``commission_bps``, ``spread_bps``, ``commission_rate`` (bps / 1e4), ``units_scale``
     (``10 ** units_precision``), ``days_charged`` (N, 7) Monday first,
     ``spread_pips`` (N, 24) by UTC hour.
     """
@@ -101,6 +108,7 @@ class InstrumentSet:
             "units_precision": get("trade_units_precision", np.int64), "min_size": get("minimum_trade_size"),
             "margin_rate": get("margin_rate"), "long_rate": get("long_rate"), "short_rate": get("short_rate"),
             "commission_per_unit": get("commission_per_unit"), "commission_bps": get("commission_bps"),
+            "spread_bps": get("spread_bps"),
             "days_charged": np.array([i.days_charged for i in rows], dtype=np.float64),
             "spread_pips": np.array([i.spread_pips for i in rows], dtype=np.float64),
         }
@@ -160,6 +168,9 @@ def equity_instruments(symbols: Sequence[str], *, cost_bps: float = 10.0, curren
 def load_instruments(path: str | Path | None = None) -> InstrumentSet:
     """Read an instrument file (``.json``, ``.yaml`` or ``.yml``); default: the shipped example.
 
+    ``path`` is a file, or the name of a file the package ships (:data:`EXAMPLE_FILE`,
+    :data:`SAMPLE_CFD_FILE`) when no file of that name exists.
+
     Raises
     ------
     DataError
@@ -167,16 +178,18 @@ def load_instruments(path: str | Path | None = None) -> InstrumentSet:
         value (``marginRate`` outside (0, 1], a negative spread, ...): the message names the
         file, the instrument and the field.
     """
-    if path is None:
-        ref = resources.files("sacfolio.broker") / "instruments" / EXAMPLE_FILE
-        where, text = f"package:sacfolio.broker/instruments/{EXAMPLE_FILE}", ref.read_text(encoding="utf-8")
+    name = EXAMPLE_FILE if path is None else str(path)
+    if name in SHIPPED_FILES and not Path(name).exists():
+        ref = resources.files("sacfolio.broker") / "instruments" / name
+        where, text = f"package:sacfolio.broker/instruments/{name}", ref.read_text(encoding="utf-8")
     else:
-        where = str(path)
+        where = name
         try:
-            text = Path(path).read_text(encoding="utf-8")
+            text = Path(name).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise DataError(f"cannot read the instrument file ({exc.__class__.__name__}: {exc})", path=where,
-                            fix="Give an existing UTF-8 .json or .yaml file.") from exc
+                            fix=f"Give an existing UTF-8 .json or .yaml file, or a shipped one: "
+                                f"{', '.join(SHIPPED_FILES)}.") from exc
     rows = _parse_document(text, where)
     return InstrumentSet(tuple(_instrument(row, where, k + 1) for k, row in enumerate(rows)), source=where)
 
@@ -286,6 +299,7 @@ def _instrument(data: Any, where: str, number: int) -> Instrument:
         margin_rate=row.number("marginRate", row.get("marginRate"), lo=0.0, hi=1.0, lo_open=True),
         long_rate=long_rate, short_rate=short_rate, days_charged=_days(row, financing),
         spread_pips=_spread(row),
+        spread_bps=row.number("typicalSpreadBps", row.data.get("typicalSpreadBps", 0.0), lo=0.0, hi=1000.0),
         commission_per_unit=row.number("commission.perUnit", commission.get("perUnit", 0.0), lo=0.0),
         commission_bps=row.number("commission.bps", commission.get("bps", 0.0), lo=0.0, hi=1000.0),
     )

@@ -77,12 +77,13 @@ def quotes_from_mid(mid: np.ndarray, instruments: InstrumentSet, hour: np.ndarra
     -------
     Quotes
         ``bid = round(mid - s / 2)``, ``ask = round(mid + s / 2)`` with ``s`` the spread in
-        price units (pips x pip size), both rounded to ``displayPrecision``.
+        price units (pips x pip size, plus ``typicalSpreadBps`` x mid / 1e4), both rounded to
+        ``displayPrecision``.
     """
     mid = np.asarray(mid, dtype=np.float64)
     hour = np.asarray(hour, dtype=np.int64)
     pips = instruments.spread_pips.T[hour % 24]  # (..., N)
-    half = 0.5 * pips * instruments.pip * spread_scale
+    half = 0.5 * (pips * instruments.pip + mid * (instruments.spread_bps * 1e-4)) * spread_scale
     bid = round_prices(mid - half, instruments)
     ask = round_prices(mid + half, instruments)
     return Quotes(bid, np.maximum(ask, bid))

@@ -1,4 +1,4 @@
-"""The rules a portfolio trades under: cash floor, position cap and transaction cost."""
+"""The rules a portfolio trades under: cash floor, position cap, transaction cost, and the broker."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from sacfolio.broker.venue import BrokerVenue
 from sacfolio.exceptions import ConfigError
 
 __all__ = ["PortfolioRules"]
@@ -30,11 +31,16 @@ class PortfolioRules:
         Transaction cost in basis points of traded value: each decision costs
         ``cost_bps * 1e-4 * turnover`` of portfolio value, where turnover is
         ``sum over stocks |w_target - w_drifted|``.
+    broker : BrokerVenue, optional
+        Trade through the simulated broker (spread, commission, leverage, margin,
+        financing, FX from an instrument file) instead of paying ``cost_bps`` on drifted
+        turnover. None (the default): the equity configuration.
     """
 
     cash_floor: float = 0.02
     max_weight: float = 0.20
     cost_bps: float = 10.0
+    broker: BrokerVenue | None = None
 
     def __post_init__(self) -> None:
         cash_floor = self._finite("cash_floor")
@@ -50,6 +56,8 @@ class PortfolioRules:
                 f"PortfolioRules.cost_bps={cost_bps} must be in [0, 5000) basis points (10 = 0.1%).")
         for name, value in (("cash_floor", cash_floor), ("max_weight", max_weight), ("cost_bps", cost_bps)):
             object.__setattr__(self, name, value)
+        if self.broker is not None and not isinstance(self.broker, BrokerVenue):
+            raise ConfigError(f"PortfolioRules.broker must be a BrokerVenue or None, got {self.broker!r}")
 
     def _finite(self, name: str) -> float:
         value = getattr(self, name)
@@ -62,9 +70,13 @@ class PortfolioRules:
         """Cost per unit of turnover as a fraction of portfolio value (``cost_bps * 1e-4``)."""
         return self.cost_bps * 1e-4
 
-    def to_dict(self) -> dict[str, float]:
-        """``{"cash_floor", "max_weight", "cost_bps"}`` for config.json."""
-        return {"cash_floor": self.cash_floor, "max_weight": self.max_weight, "cost_bps": self.cost_bps}
+    def to_dict(self) -> dict[str, Any]:
+        """``{"cash_floor", "max_weight", "cost_bps"}`` (and ``"broker"`` when set) for config.json."""
+        out: dict[str, Any] = {"cash_floor": self.cash_floor, "max_weight": self.max_weight,
+                               "cost_bps": self.cost_bps}
+        if self.broker is not None:
+            out["broker"] = self.broker.to_dict()
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "PortfolioRules":
@@ -75,7 +87,11 @@ class PortfolioRules:
         ConfigError
             A key is not a field of the rules.
         """
-        unknown = sorted(set(data) - {"cash_floor", "max_weight", "cost_bps"})
+        unknown = sorted(set(data) - {"cash_floor", "max_weight", "cost_bps", "broker"})
         if unknown:
-            raise ConfigError(f"unknown portfolio rule(s) {unknown}; the rules are cash_floor, max_weight, cost_bps")
-        return cls(**dict(data))
+            raise ConfigError(f"unknown portfolio rule(s) {unknown}; the rules are cash_floor, max_weight, cost_bps, "
+                              "broker")
+        data = dict(data)
+        if data.get("broker") is not None:
+            data["broker"] = BrokerVenue.from_dict(data["broker"])
+        return cls(**data)

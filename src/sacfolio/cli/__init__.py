@@ -5,7 +5,7 @@ library function), and prints. Errors a user can fix print one paragraph to stde
 and exit with code 2 (:func:`sacfolio.cli.app.main`).
 """
 
-from sacfolio.cli import evaluate, features, train  # noqa: F401  (register their commands)
+from sacfolio.cli import evaluate, features, sweep, train  # noqa: F401  (register their commands)
 from sacfolio.cli.app import app, main
 from sacfolio.cli.doctor import doctor_command
 from sacfolio.cli.inspect import inspect_command

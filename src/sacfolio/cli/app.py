@@ -13,6 +13,7 @@ import warnings
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from sacfolio.exceptions import SacfolioError
 
@@ -69,7 +70,7 @@ def main() -> None:
     try:
         code = app(standalone_mode=False)  # returns a command's exit code (inspect: 1 when unhealthy)
     except SacfolioError as exc:
-        err_console.print(f"[bold red]error:[/bold red] {exc}", highlight=False, soft_wrap=True)
+        err_console.print(f"[bold red]error:[/bold red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(2)
     except typer.TyperException as exc:  # usage errors, Exit and Abort (click is vendored by typer)
         sys.exit(_exit_for(exc))

@@ -9,13 +9,14 @@ from typing import Annotated
 import typer
 
 from sacfolio.cli.app import app, console
-from sacfolio.env.config import CONFIGURATIONS_TRIED
 from sacfolio.cli.options import (TRADING, ActionModeOpt, AgentsOpt, AuxLongOpt, AuxOpt, AuxShortOpt, BaselinesOpt,
-                                  DataOpt, EndOpt, ExecutorOpt, FoldStepsOpt, FundamentalsOpt, HomeOpt, MarketOpt,
-                                  NewsOpt, NoTradeBandOpt, ProgressOpt, RebalanceRateOpt, RewardOpt, SeedOpt,
-                                  SeedsOpt, StartOpt, StepsOpt, StrengthOpt, TiltOpt, TrainCostOpt, TrialsOpt,
-                                  UnsafeLrOpt, VariantOpt, WorkersOpt, YearsOpt, env_options, sac_options,
-                                  split_names)
+                                  BrokerOpt, DataOpt, EndOpt, ExecutorOpt, FoldStepsOpt, FundamentalsOpt, HomeOpt,
+                                  LeverageOpt, MarketOpt, NewsOpt, NoTradeBandOpt, ProgressOpt, RayAddressOpt,
+                                  RebalanceRateOpt, ResumeOpt, RewardOpt, SeedOpt, SeedsOpt, StartOpt, StepsOpt,
+                                  StrengthOpt, TiltOpt, TrainCostOpt, TrialsOpt, UnsafeLrOpt, VariantOpt, WorkersOpt,
+                                  YearsOpt, env_options, sac_options, split_names)
+from sacfolio.cli.sweep import ConfigFileOpt, with_config_file
+from sacfolio.env.config import CONFIGURATIONS_TRIED
 
 __all__ = ["demo", "evaluate", "open_registry"]
 
@@ -65,16 +66,20 @@ def _run(request):
 
 
 def _request(title: str, *, baselines, agents, aux, aux_coef_short, aux_coef_long, allow_unsafe_lr,
-             action_mode, tilt, rebalance_rate, no_trade_band, reward, train_cost_multiplier, **fields):
-    """The EvaluationRequest of a demo or evaluate command line (its options by name)."""
+             action_mode, tilt, rebalance_rate, no_trade_band, reward, train_cost_multiplier, broker, leverage,
+             config=None, **fields):
+    """The EvaluationRequest of a demo or evaluate command line (its options by name; ``config``:
+    a run configuration file whose settings the typed options override)."""
     from sacfolio.workflows.evaluation import EvaluationRequest
 
-    return EvaluationRequest(
-        title=title, baselines=split_names(baselines), agents=split_names(agents), **fields,
-        sac_options=sac_options(aux=aux, aux_coef_short=aux_coef_short, aux_coef_long=aux_coef_long,
+    sac, env, fields["steps"], fields["trials"] = with_config_file(
+        config, sac=sac_options(aux=aux, aux_coef_short=aux_coef_short, aux_coef_long=aux_coef_long,
                                 allow_unsafe_lr=allow_unsafe_lr),
-        env_options=env_options(action_mode=action_mode, tilt=tilt, rebalance_rate=rebalance_rate,
-                                no_trade_band=no_trade_band, reward=reward, train_cost_multiplier=train_cost_multiplier))
+        env=env_options(action_mode=action_mode, tilt=tilt, rebalance_rate=rebalance_rate,
+                        no_trade_band=no_trade_band, reward=reward, train_cost_multiplier=train_cost_multiplier,
+                        broker=broker, leverage=leverage), steps=fields["steps"], trials=fields["trials"])
+    return EvaluationRequest(title=title, baselines=split_names(baselines), agents=split_names(agents), **fields,
+                             sac_options=sac, env_options=env)
 
 
 def _register(ev, home: str | None) -> None:
@@ -113,6 +118,9 @@ def demo(
     strength: StrengthOpt = None,
     executor: ExecutorOpt = "process",
     workers: WorkersOpt = None,
+    ray_address: RayAddressOpt = None,
+    resume: ResumeOpt = True,
+    config: ConfigFileOpt = None,
     trials: TrialsOpt = CONFIGURATIONS_TRIED,
     baselines: BaselinesOpt = None,
     out: Annotated[Path, typer.Option(help="Directory for the report, weights and TensorBoard logs.")] = Path("runs/demo"),
@@ -128,6 +136,8 @@ def demo(
     no_trade_band: NoTradeBandOpt = TRADING["no_trade_band"],
     reward: RewardOpt = TRADING["reward"],
     train_cost_multiplier: TrainCostOpt = TRADING["train_cost_multiplier"],
+    broker: BrokerOpt = None,
+    leverage: LeverageOpt = 1.0,
     register: Annotated[bool, typer.Option("--register/--no-register",
                                            help="Save the last fold's model in the registry and run the promotion gate.")] = True,
     home: HomeOpt = None,
@@ -169,6 +179,9 @@ def evaluate(
     strength: StrengthOpt = None,
     executor: ExecutorOpt = "process",
     workers: WorkersOpt = None,
+    ray_address: RayAddressOpt = None,
+    resume: ResumeOpt = True,
+    config: ConfigFileOpt = None,
     trials: TrialsOpt = CONFIGURATIONS_TRIED,
     baselines: BaselinesOpt = None,
     out: Annotated[Path, typer.Option(help="Directory for the report.")] = Path("runs/evaluate"),
@@ -183,6 +196,8 @@ def evaluate(
     no_trade_band: NoTradeBandOpt = TRADING["no_trade_band"],
     reward: RewardOpt = TRADING["reward"],
     train_cost_multiplier: TrainCostOpt = TRADING["train_cost_multiplier"],
+    broker: BrokerOpt = None,
+    leverage: LeverageOpt = 1.0,
     progress: ProgressOpt = True,
 ) -> None:
     """Walk-forward backtest of the agent and the baselines, with a report (no registration).

@@ -15,10 +15,10 @@ TRADING = {"action_mode": TRADING_DEFAULTS["action_mode"], "tilt": TRADING_DEFAU
            "train_cost_multiplier": TRADING_DEFAULTS["train_cost_multiplier"]}
 """The trading options' defaults (:data:`sacfolio.env.config.TRADING_DEFAULTS`, flat)."""
 
-__all__ = ["TRADING", "ActionModeOpt", "AgentsOpt", "AuxLongOpt", "AuxOpt", "AuxShortOpt", "DataOpt", "EndOpt",
+__all__ = ["TRADING", "ActionModeOpt", "AgentsOpt", "BrokerOpt", "LeverageOpt", "AuxLongOpt", "AuxOpt", "AuxShortOpt", "DataOpt", "EndOpt",
            "ExecutorOpt", "FoldStepsOpt", "FundamentalsOpt", "HomeOpt", "MarketOpt", "NewsOpt", "NoTradeBandOpt", "ProgressOpt",
            "RebalanceRateOpt", "RewardOpt", "SeedOpt", "SeedsOpt", "StartOpt", "StepsOpt", "StrengthOpt", "TiltOpt",
-           "TrainCostOpt", "TrialsOpt", "UnsafeLrOpt", "WorkersOpt", "VariantOpt", "YearsOpt", "BaselinesOpt", "env_options", "sac_options", "split_names"]
+           "TrainCostOpt", "TrialsOpt", "UnsafeLrOpt", "WorkersOpt", "RayAddressOpt", "ResumeOpt", "VariantOpt", "YearsOpt", "BaselinesOpt", "env_options", "sac_options", "split_names"]
 
 DataOpt = Annotated[Optional[Path], typer.Option(
     "--data", help="CSV or Parquet of prices (wide: date + one close column per symbol; long: "
@@ -36,11 +36,20 @@ TrialsOpt = Annotated[int, typer.Option(
     f"deflated Sharpe ratio discounts the best-of-N luck (default {CONFIGURATIONS_TRIED}: the study "
     "behind the default trading settings).")]
 ExecutorOpt = Annotated[str, typer.Option(
-    "--executor", help="Where the training tasks run: 'local' (one after another in this process) or "
-    "'process' (a pool of worker processes; each seed's chain of folds is one task). Same results either way.")]
+    "--executor", help="Where the training tasks run: 'local' (one after another in this process), "
+    "'process' (a pool of worker processes) or 'ray' (Ray tasks: a local Ray on 127.0.0.1, or the cluster "
+    "of --ray-address; needs pip install 'sacfolio\\[ray]'). Each seed's chain of folds is one task. Same "
+    "results either way.")]
 WorkersOpt = Annotated[Optional[int], typer.Option(
-    "--workers", min=1, help="Processes of --executor process (default: the number of CPUs).",
-    show_default=False)]
+    "--workers", min=1, help="Processes of --executor process, CPUs of a local Ray (default: the number "
+    "of CPUs).", show_default=False)]
+RayAddressOpt = Annotated[Optional[str], typer.Option(
+    "--ray-address", help="With --executor ray: attach to this running Ray cluster (e.g. 'ray://head:10001' "
+    "or 'auto') instead of starting a local one on 127.0.0.1.", show_default=False)]
+ResumeOpt = Annotated[bool, typer.Option(
+    "--resume/--no-resume", help="Reuse the tasks an earlier run of the same data and settings finished "
+    "(kept under --out/task_cache), so an interrupted run goes on where it stopped; --no-resume trains "
+    "every task again.")]
 MarketOpt = Annotated[Optional[str], typer.Option(
     "--market", help="Run on a generated known-answer market instead of data: 'null' (no signal: "
     "1/N-like is best), 'ar1' (last week's idiosyncratic move predicts this week's) or 'factor' "
@@ -77,7 +86,9 @@ AgentsOpt = Annotated[str, typer.Option("--agents", help="Learners trained and b
 ProgressOpt = Annotated[bool, typer.Option("--progress/--no-progress", help="Show progress bars.")]
 HomeOpt = Annotated[Optional[str], typer.Option(
     "--home", help="Model registry root (path or fsspec URL). Default: $SACFOLIO_HOME or ./models.")]
-BaselinesOpt = Annotated[Optional[str], typer.Option(help="Comma-separated baselines (default: all).")]
+BaselinesOpt = Annotated[Optional[str], typer.Option(
+    help="Comma-separated baselines or groups: default (the default set), zoo (each of the 9 advisors alone), "
+    "olps (UCRP, EG, ONS, OLMAR, PAMR, Anticor, hindsight BCRP), all.")]
 ActionModeOpt = Annotated[str, typer.Option(
     "--action-mode", help="How the agent's action becomes weights: 'softmax' (a softmax of the scaled "
     "action: any portfolio, also far from 1/N) or 'residual' (the action tilts constrained equal weight by "
@@ -110,12 +121,29 @@ def split_names(text: str | None) -> tuple[str, ...] | None:
     return tuple(n.strip() for n in text.split(",") if n.strip())
 
 
+BrokerOpt = Annotated[Optional[str], typer.Option(
+    "--broker", metavar="FILE", help="Trade through the simulated broker with this instrument file (OANDA v20 "
+    "fields: spread, commission, marginRate, financing; every symbol must be in it), or "
+    "'sp500_cfd_example.json' (the sample's stocks as share CFDs: 5 bps spread, 5:1 margin, -4.5%/y "
+    "financing). Default: the equity rules, 10 bps on turnover, no spread, no leverage.")]
+LeverageOpt = Annotated[float, typer.Option(
+    "--leverage", min=0.01, max=50.0, help="With --broker: hold this many times each stock weight in exposure "
+    "(2 = 2:1); orders the margin cannot carry are refused, closeout at the margin closeout level.")]
+
+
 def env_options(*, action_mode: str, tilt: float, rebalance_rate: float, no_trade_band: float, reward: str,
-                train_cost_multiplier: float) -> dict:
+                train_cost_multiplier: float, broker: str | None = None, leverage: float = 1.0) -> dict:
     """Overrides of the env settings from the command line, in :meth:`EnvConfig.from_dict` form."""
-    return {"action_mode": action_mode, "tilt": tilt, "reward": reward,
-            "execution": {"rebalance_rate": rebalance_rate, "no_trade_band": no_trade_band},
-            "train_cost_multiplier": train_cost_multiplier}
+    options: dict = {"action_mode": action_mode, "tilt": tilt, "reward": reward,
+                     "execution": {"rebalance_rate": rebalance_rate, "no_trade_band": no_trade_band},
+                     "train_cost_multiplier": train_cost_multiplier}
+    if broker is not None:
+        options["rules"] = {"broker": {"instruments": broker, "leverage": leverage}}
+    elif leverage != 1.0:
+        from sacfolio.exceptions import ConfigError
+
+        raise ConfigError("--leverage needs --broker FILE: the equity rules hold no leverage")
+    return options
 
 
 def sac_options(*, aux: bool, aux_coef_short: float, aux_coef_long: float, allow_unsafe_lr: bool,

@@ -8,10 +8,11 @@ import typer
 
 from sacfolio.cli.app import app, console
 from sacfolio.cli.evaluate import open_registry
-from sacfolio.cli.options import (TRADING, ActionModeOpt, AuxLongOpt, AuxOpt, AuxShortOpt, DataOpt,
-                                  FundamentalsOpt, HomeOpt, NewsOpt, NoTradeBandOpt, ProgressOpt, RebalanceRateOpt, RewardOpt, SeedOpt,
-                                  StartOpt, StepsOpt, TiltOpt, TrainCostOpt, UnsafeLrOpt, env_options,
-                                  sac_options)
+from sacfolio.cli.options import (TRADING, ActionModeOpt, AuxLongOpt, AuxOpt, AuxShortOpt, BrokerOpt, DataOpt,
+                                  ExecutorOpt, FundamentalsOpt, HomeOpt, LeverageOpt, NewsOpt, NoTradeBandOpt,
+                                  ProgressOpt, RayAddressOpt, RebalanceRateOpt, RewardOpt, SeedOpt, StartOpt,
+                                  StepsOpt, TiltOpt, TrainCostOpt, UnsafeLrOpt, env_options, sac_options)
+from sacfolio.cli.sweep import ConfigFileOpt, with_config_file
 
 __all__ = ["train"]
 
@@ -50,8 +51,13 @@ def train(
     no_trade_band: NoTradeBandOpt = TRADING["no_trade_band"],
     reward: RewardOpt = TRADING["reward"],
     train_cost_multiplier: TrainCostOpt = TRADING["train_cost_multiplier"],
+    broker: BrokerOpt = None,
+    leverage: LeverageOpt = 1.0,
     home: HomeOpt = None,
     progress: ProgressOpt = True,
+    config: ConfigFileOpt = None,
+    executor: ExecutorOpt = "local",
+    ray_address: RayAddressOpt = None,
 ) -> None:
     """Train a model (full or finetune), save it as a registry version, run the promotion gate.
 
@@ -65,21 +71,28 @@ def train(
     from sacfolio.workflows.registration import train_and_register
 
     panel = load_panel(data, start, None)
-    sac_config, env_config = _configs(mode, sac_options(
-        aux=aux, aux_coef_short=aux_coef_short, aux_coef_long=aux_coef_long, allow_unsafe_lr=allow_unsafe_lr,
-        lr=lr), env_options(action_mode=action_mode, tilt=tilt, rebalance_rate=rebalance_rate,
-                            no_trade_band=no_trade_band, reward=reward, train_cost_multiplier=train_cost_multiplier))
+    sac, env, steps = _options(config, steps, locals())
+    sac_config, env_config = _configs(mode, sac, env)
     registry = open_registry(home, model)
     outcome = train_and_register(
         name=model, mode=mode, panel=panel, registry=registry, steps=steps, seed=seed, until=until,
         finetune_weeks=finetune_weeks, finetune_lr=finetune_lr, gate_weeks=gate_weeks,
         min_confidence=min_confidence, force_reason=force, env_config=env_config, sac_config=sac_config,
-        sources=FeatureSources.of(news, fundamentals), progress=progress)
+        sources=FeatureSources.of(news, fundamentals), progress=progress, executor=executor, ray_address=ray_address)
     tr, window = outcome.model.train_result, outcome.model.bundle.train_window
     console.print(f"trained {model} ({mode}) on {window[0]}..{window[1]}: {tr.n_updates} updates in "
                   f"{tr.wall_seconds:.0f}s")
     console.print(f"[bold]registry[/bold] {registry.root}: version {outcome.version}")
     console.print(f"[bold]gate[/bold] {outcome.decision.summary()}")
+
+
+def _options(config, steps: int, given: dict) -> tuple[dict, dict, int]:
+    """The SAC and env overrides and steps of the command line, over a --config file's settings."""
+    sac = sac_options(**{k: given[k] for k in ("aux", "aux_coef_short", "aux_coef_long", "allow_unsafe_lr", "lr")})
+    env = env_options(**{k: given[k] for k in ("action_mode", "tilt", "rebalance_rate", "no_trade_band", "reward",
+                                               "train_cost_multiplier", "broker", "leverage")})
+    sac, env, steps, _ = with_config_file(config, sac=sac, env=env, steps=steps)
+    return sac, env, steps
 
 
 def _configs(mode: str, sac: dict, env: dict):

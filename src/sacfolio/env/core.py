@@ -7,17 +7,19 @@ with a fixed policy.
 
 from __future__ import annotations
 
-from typing import TypedDict
+from typing import NotRequired, TypedDict
 
 import numpy as np
 
-from sacfolio.broker.costs import asset_growth, rebalance
+from sacfolio.broker.costs import Rebalance, asset_growth, rebalance, turnover
 from sacfolio.broker.execution import execute
 from sacfolio.broker.projection import FeasibleSet
+from sacfolio.data.panel import MarketPanel
 from sacfolio.env.actions import benchmark_weights, masked_softmax, residual_point
+from sacfolio.env.broker_book import BrokerBook
 from sacfolio.env.config import EnvConfig
 from sacfolio.env.rewards import excess_log_return, log_return
-from sacfolio.exceptions import DataError, EvaluationWindowError
+from sacfolio.exceptions import ConfigError, DataError, EvaluationWindowError
 
 __all__ = ["PortfolioCore", "StepInfo"]
 
@@ -38,6 +40,10 @@ class StepInfo(TypedDict):
         execution rules), CASH last.
     t : ndarray int64, shape (B,)
         Row of the decision; the period's returns are those of row ``t + 1``.
+    spread, commission, financing : ndarray float64, shape (B,)
+        Only with a broker (``rules.broker``): the cost split into the half-spread and the
+        commission paid (``cost`` is their sum) and the financing received (< 0: paid),
+        each a fraction of portfolio value before the decision.
     """
 
     turnover: np.ndarray
@@ -45,6 +51,9 @@ class StepInfo(TypedDict):
     net_return: np.ndarray
     weights: np.ndarray
     t: np.ndarray
+    spread: NotRequired[np.ndarray]
+    commission: NotRequired[np.ndarray]
+    financing: NotRequired[np.ndarray]
 
 
 class PortfolioCore:
@@ -68,6 +77,11 @@ class PortfolioCore:
     training : bool, default False
         A training env: costs are charged at ``cost_rate * config.train_cost_multiplier``.
         Backtests and serving (the default) pay the rules' cost.
+    panel : MarketPanel, optional
+        The prices and dates behind ``returns``; required when ``config.rules.broker`` is
+        set: the portfolios are then accounts at the broker
+        (:class:`~sacfolio.env.broker_book.BrokerBook`) and pay its spread, commission and
+        financing instead of ``cost_bps`` on turnover.
 
     Notes
     -----
@@ -84,7 +98,8 @@ class PortfolioCore:
     """
 
     def __init__(self, returns: np.ndarray, features: np.ndarray, available: np.ndarray,
-                 config: EnvConfig, *, benchmark: np.ndarray | None = None, training: bool = False) -> None:
+                 config: EnvConfig, *, benchmark: np.ndarray | None = None, training: bool = False,
+                 panel: MarketPanel | None = None) -> None:
         returns = np.asarray(returns, dtype=np.float64)
         features = np.asarray(features, dtype=np.float64)
         available = np.asarray(available, dtype=bool)
@@ -131,10 +146,27 @@ class PortfolioCore:
             self._bench = benchmark_weights(available, config.rules, benchmark)
             self._bench.flags.writeable = False
         self._excess = config.reward == "excess_log_return"
+        self._books = self._open_books(config, panel, (T, N))
         self._t = np.zeros(0, dtype=np.int64)
         self._stop = np.zeros(0, dtype=np.int64)
         self._w = np.zeros((0, N + 1))
         self._wb = np.zeros((0, N + 1))  # the benchmark portfolios of the excess reward
+
+    def _open_books(self, config: EnvConfig, panel: MarketPanel | None,
+                    shape: tuple[int, int]) -> tuple[BrokerBook, BrokerBook] | None:
+        """The agent's and the benchmark's broker accounts, when the rules name a broker."""
+        venue = config.rules.broker
+        if venue is None:
+            return None
+        if panel is None or (panel.n_dates, panel.n_symbols) != shape:
+            raise ConfigError("a core that trades through a broker needs the panel behind its returns "
+                              "(PortfolioCore(..., panel=panel)) for prices and dates")
+        if self.training and config.train_cost_multiplier != 1.0:
+            raise ConfigError("train_cost_multiplier must be 1.0 with a broker: its spread and commission are "
+                              "the costs (edit the instrument file to train with other costs)")
+        def book() -> BrokerBook:
+            return BrokerBook(venue, panel.symbols, panel.close, panel.dates, self.available)
+        return book(), book()
 
     # ----------------------------------------------------------------- state
     @property
@@ -156,6 +188,11 @@ class PortfolioCore:
     def weights(self) -> np.ndarray:
         """Current drifted weights, shape (B, N + 1), CASH last (a copy)."""
         return self._w.copy()
+
+    @property
+    def through_broker(self) -> bool:
+        """True when the portfolios trade through a broker (``config.rules.broker``)."""
+        return self._books is not None
 
     @property
     def cost_rate(self) -> float:
@@ -230,6 +267,9 @@ class PortfolioCore:
             )
         cash = np.zeros((len(start), self.act_dim))
         cash[:, -1] = 1.0
+        if self._books is not None:
+            for book in self._books:
+                book.reset(len(start), None if which is None else np.asarray(which, dtype=bool))
         if which is None:
             self._t, self._stop, self._w = start.copy(), stop.copy(), cash
             self._wb = cash.copy()
@@ -321,11 +361,10 @@ class PortfolioCore:
         return t
 
     def _advance(self, t: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, StepInfo]:
-        growth = self._growth[t + 1]
-        fill = rebalance(target, self._w, growth, self._cost_rate)
+        fill, split = self._fill(0, target, self._w, t)
         if self._excess:
             held = self._execute(self.benchmark[t], self._wb, t)
-            bench = rebalance(held, self._wb, growth, self._cost_rate)
+            bench, _ = self._fill(1, held, self._wb, t)
             reward = excess_log_return(fill.growth, bench.growth)
             self._wb = bench.drifted
         else:
@@ -335,4 +374,15 @@ class PortfolioCore:
         obs = self.observe()
         info: StepInfo = {"turnover": fill.turnover, "cost": fill.cost, "net_return": fill.growth - 1.0,
                           "weights": target, "t": t}
+        if split is not None:
+            info.update(split)  # type: ignore[typeddict-item]
         return obs, reward, self._t == self._stop, info
+
+    def _fill(self, which: int, target: np.ndarray, drifted: np.ndarray,
+              t: np.ndarray) -> tuple[Rebalance, dict[str, np.ndarray] | None]:
+        """One period of the agent's (``which=0``) or the benchmark's (1) portfolios."""
+        if self._books is None:
+            return rebalance(target, drifted, self._growth[t + 1], self._cost_rate), None
+        step = self._books[which].trade(target, t)
+        fill = Rebalance(turnover(target, drifted), step.spread + step.commission, step.growth, step.drifted)
+        return fill, {"spread": step.spread, "commission": step.commission, "financing": step.financing}

@@ -125,7 +125,8 @@ class PortfolioEnv(gym.Env):
         elif scaler_stop is not None:
             raise ConfigError(f"scaler_stop={scaler_stop} given with a fitted scaler; pass one of them.")
         scaled = scaler.transform(feats)
-        core = PortfolioCore(panel.simple_returns(), scaled.values, panel.available, config, training=True)
+        core = PortfolioCore(panel.simple_returns(), scaled.values, panel.available, config, training=True,
+                             panel=panel)
         env = cls(core, span=(lo, hi), symbols=panel.symbols)
         env.scaler = scaler
         env.feature_names = scaled.names

@@ -76,6 +76,7 @@ def run_backtest(
     S, M = stop - start, core.act_dim
     weights, returns = np.empty((S, M)), np.empty(S)
     turnover, costs = np.empty(S), np.empty(S)
+    split = {k: np.empty(S) for k in ("spread", "commission", "financing")} if core.through_broker else {}
     obs = core.reset(np.array([start]), np.array([stop]))
     drifted = core.weights[0]
     for s in range(S):
@@ -86,8 +87,10 @@ def run_backtest(
         drifted = core.weights[0]
         weights[s], returns[s] = info["weights"][0], info["net_return"][0]
         turnover[s], costs[s] = info["turnover"][0], info["cost"][0]
+        for key, values in split.items():
+            values[s] = info[key][0]  # type: ignore[literal-required]
     return BacktestResult(name=name, symbols=tuple(symbols), dates=dates, weights=weights,
-                          returns=returns, turnover=turnover, costs=costs)
+                          returns=returns, turnover=turnover, costs=costs, **split)
 
 
 def policy_decider(
@@ -133,7 +136,7 @@ def market_core(panel: MarketPanel, rules: PortfolioRules) -> PortfolioCore:
     decide from prices and weights, never from the agent's state.
     """
     features = np.zeros((panel.n_dates, panel.n_symbols, 0))
-    return PortfolioCore(panel.simple_returns(), features, panel.available, EnvConfig(rules=rules))
+    return PortfolioCore(panel.simple_returns(), features, panel.available, EnvConfig(rules=rules), panel=panel)
 
 
 def backtest_strategy(panel: MarketPanel, strategy: Strategy, fold: Fold, rules: PortfolioRules, *,

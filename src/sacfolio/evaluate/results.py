@@ -28,6 +28,10 @@ class BacktestResult:
         Sum over stocks of |target - drifted| at each decision.
     costs : ndarray float64, shape (S,)
         Transaction cost of each decision as a fraction of portfolio value.
+    spread, commission, financing : ndarray float64, shape (S,), optional
+        Through a broker (``rules.broker``): ``costs`` split into half-spread and
+        commission, and the financing received (< 0: paid) each period, fractions of
+        portfolio value. None in the equity configuration.
     """
 
     name: str
@@ -37,12 +41,31 @@ class BacktestResult:
     returns: np.ndarray
     turnover: np.ndarray
     costs: np.ndarray
+    spread: np.ndarray | None = None
+    commission: np.ndarray | None = None
+    financing: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         S = len(self.returns)
         assert len(self.dates) == S + 1, (len(self.dates), S)
         assert self.weights.shape == (S, len(self.symbols) + 1), self.weights.shape
         assert len(self.turnover) == S and len(self.costs) == S
+        for split in (self.spread, self.commission, self.financing):
+            assert split is None or len(split) == S
+
+    @property
+    def through_broker(self) -> bool:
+        """True when the run traded through a broker (the cost split is known)."""
+        return self.spread is not None
+
+    def sliced(self, first: int) -> "BacktestResult":
+        """The periods ``first ..`` of this run (a later start of the same path)."""
+        cut = lambda a: None if a is None else a[first:]  # noqa: E731
+        return BacktestResult(name=self.name, symbols=self.symbols, dates=self.dates[first:],
+                              weights=self.weights[first:], returns=self.returns[first:],
+                              turnover=self.turnover[first:], costs=self.costs[first:],
+                              spread=cut(self.spread), commission=cut(self.commission),
+                              financing=cut(self.financing))
 
     @property
     def equity(self) -> np.ndarray:
@@ -65,6 +88,8 @@ class BacktestResult:
             returns=np.concatenate([p.returns for p in parts]),
             turnover=np.concatenate([p.turnover for p in parts]),
             costs=np.concatenate([p.costs for p in parts]),
+            **{k: np.concatenate([getattr(p, k) for p in parts]) if all(p.through_broker for p in parts) else None
+               for k in ("spread", "commission", "financing")},
         )
 
 

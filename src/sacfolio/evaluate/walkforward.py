@@ -23,6 +23,7 @@ from sacfolio.features.blocks import FeatureSet
 from sacfolio.features.variants import DEFAULT_VARIANT, check_variant
 from sacfolio.model.bundle import ModelBundle, member_seed
 from sacfolio.strategies import STRATEGIES
+from sacfolio.strategies.catalog import resolve_baselines
 
 __all__ = ["AGENT", "WalkForwardConfig", "TrainingTask", "WalkForwardPlan", "plan_walk_forward",
            "task_seed", "backtest_model"]
@@ -83,9 +84,7 @@ class WalkForwardConfig:
             raise ConfigError(f"train_steps={self.train_steps} and fold_steps={self.fold_steps} must be >= 1")
         if AGENT not in self.agents or any(a not in ALGORITHMS for a in self.agents):
             raise ConfigError(f"agents {list(self.agents)} must include 'sac' and come from {list(ALGORITHMS)}")
-        unknown = [b for b in self.baselines if b not in STRATEGIES]
-        if unknown:
-            raise ConfigError(f"unknown baseline(s) {unknown}; choose from {sorted(STRATEGIES)}")
+        object.__setattr__(self, "baselines", resolve_baselines(self.baselines))
         check_variant(self.variant)
 
     def to_dict(self) -> dict:

@@ -163,7 +163,7 @@ class ModelBundle:
                 f"{list(panel.symbols)}; the state would be misaligned")
         raw = features if features is not None else self.features(panel)
         feats = self.scaler.transform(raw)
-        return PortfolioCore(panel.simple_returns(), feats.values, panel.available, self.env_config)
+        return PortfolioCore(panel.simple_returns(), feats.values, panel.available, self.env_config, panel=panel)
 
     def target_weights(self, core: PortfolioCore, t: int, weights: np.ndarray | None = None) -> np.ndarray:
         """The weights to trade to (N + 1, CASH last) at row ``t`` of ``core``: what a backtest

@@ -21,7 +21,12 @@ from typing import IO
 
 from sacfolio.serve.jobs import JobRecord, JobStore
 
-__all__ = ["JobRunner"]
+__all__ = ["EXECUTOR_ENV", "RAY_ADDRESS_ENV", "JobRunner"]
+
+EXECUTOR_ENV = "SACFOLIO_JOB_EXECUTOR"
+"""Tells a job's worker process where to run the training (``local``, ``process`` or ``ray``)."""
+RAY_ADDRESS_ENV = "SACFOLIO_JOB_RAY_ADDRESS"
+"""The Ray cluster a worker sends its training to (absent: a local Ray)."""
 
 logger = logging.getLogger(__name__)
 
@@ -54,10 +59,16 @@ class JobRunner:
         Called with the final record of every job that ends (e.g. reload the model).
     poll_seconds : float
         How often the thread checks workers and the queue when not woken.
+    executor, ray_address : str
+        Where each job's training runs (:mod:`sacfolio.workflows.executors`): ``"local"`` in
+        the worker process, ``"ray"`` as a Ray task (a local Ray, or the cluster at
+        ``ray_address``); the worker still saves the version and runs the gate.
     """
 
     def __init__(self, store: JobStore, *, max_concurrent: int = 1,
-                 on_finished: Callable[[JobRecord], None] | None = None, poll_seconds: float = 0.5) -> None:
+                 on_finished: Callable[[JobRecord], None] | None = None, poll_seconds: float = 0.5,
+                 executor: str = "local", ray_address: str | None = None) -> None:
+        self.executor, self.ray_address = executor, ray_address
         self.store = store
         self.max_concurrent = max_concurrent
         self.on_finished = on_finished
@@ -119,7 +130,10 @@ class JobRunner:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log_path = self.log_dir / f"{job.id}.log"
         log_file = log_path.open("ab")
-        env = {**os.environ, "SACFOLIO_PARENT_PID": str(os.getpid()), "OMP_NUM_THREADS": "1"}
+        env = {**os.environ, "SACFOLIO_PARENT_PID": str(os.getpid()), "OMP_NUM_THREADS": "1",
+               EXECUTOR_ENV: self.executor}
+        if self.ray_address is not None:
+            env[RAY_ADDRESS_ENV] = self.ray_address
         try:
             process = subprocess.Popen(
                 [sys.executable, "-m", "sacfolio.serve.worker", str(self.store.path), job.id],

@@ -53,7 +53,8 @@ class Service:
         cache = ModelCache(registry, settings.models, data)
         store = JobStore(settings.jobs_db_path())
         runner = JobRunner(store, max_concurrent=settings.max_concurrent_jobs,
-                           on_finished=lambda job: cache.refresh(job.model))
+                           on_finished=lambda job: cache.refresh(job.model),
+                           executor=settings.job_executor, ray_address=settings.job_ray_address)
         service: Service
         scheduler = RetrainScheduler(settings.schedule, lambda m, mode, trig: service.submit(m, mode, trig),
                                      timezone=settings.timezone)

@@ -89,6 +89,11 @@ class ServeSettings(BaseSettings):
     jobs_db: Path | None = Field(default=None, description="SQLite file of job records; default "
                                  "<home>/jobs.sqlite3 for a local home, else ./sacfolio-jobs.sqlite3.")
     max_concurrent_jobs: int = Field(default=1, ge=1, le=8, description="Training processes at once.")
+    job_executor: Literal["local", "process", "ray"] = Field(
+        default="local", description="Where each training job's training runs: in its worker process, a "
+        "process pool, or Ray tasks (needs sacfolio[ray]).")
+    job_ray_address: str | None = Field(default=None, description="With job_executor ray: the cluster to "
+                                        "attach to; default a local Ray on 127.0.0.1.")
     max_body_bytes: int = Field(default=65_536, ge=1024, le=64 * 2**20,
                                 description="Larger request bodies get 413.")
     max_header_bytes: int = Field(default=16_384, ge=1024, le=2**20, description="Request line plus "

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from sacfolio.exceptions import SacfolioError
 from sacfolio.serve.jobs import JobStore
+from sacfolio.serve.runner import EXECUTOR_ENV, RAY_ADDRESS_ENV
 
 __all__ = ["main", "run_job"]
 
@@ -90,7 +91,8 @@ def run_job(store: JobStore, job_id: str) -> bool:
             name=job.model, mode=job.mode, panel=panel, registry=Registry(p["home"]),
             steps=int(p["steps"]), seed=int(p["seed"]), until=p.get("until"),
             finetune_weeks=int(p["finetune_weeks"]), gate_weeks=int(p["gate_weeks"]),
-            progress=False, on_progress=on_progress)
+            progress=False, on_progress=on_progress, executor=os.environ.get(EXECUTOR_ENV, "local"),
+            ray_address=os.environ.get(RAY_ADDRESS_ENV) or None)
         logger.info("saved version %s; gate: %s", outcome.version, outcome.decision.summary())
     except SacfolioError as exc:
         logger.error("failed: %s", exc)

@@ -177,7 +177,8 @@ def train_model(
     if scaler is None:
         scaler = FeatureScaler().fit(raw, stop=train_stop)
     feats = scaler.transform(raw)
-    core = PortfolioCore(panel.simple_returns(), feats.values, panel.available, env_config, training=True)
+    core = PortfolioCore(panel.simple_returns(), feats.values, panel.available, env_config, training=True,
+                         panel=panel)
     env = PortfolioEnv(core, span=(train_start, train_stop), symbols=panel.symbols)
     common = dict(total_steps=steps, seed=seed, callbacks=callbacks, progress=progress, log_dir=log_dir,
                   description=description, diagnostic_dir=diagnostic_dir)

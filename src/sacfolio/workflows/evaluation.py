@@ -26,8 +26,10 @@ from sacfolio.features.variants import FORECAST_VARIANTS, VARIANTS, FeatureSourc
 from sacfolio.registry.decision import PromotionDecision
 from sacfolio.registry.registry import Registry
 from sacfolio.strategies import STRATEGIES
+from sacfolio.strategies.catalog import resolve_baselines
 from sacfolio.train.portfolio import PORTFOLIO_SAC, TrainedModel
 from sacfolio.workflows.registration import register_model
+from sacfolio.workflows.task_cache import open_task_cache
 from sacfolio.workflows.walkforward import OnFold, run_walk_forward
 
 __all__ = ["EvaluationRequest", "Evaluation", "load_panel", "run_evaluation", "register_last_fold",
@@ -47,8 +49,9 @@ class EvaluationRequest:
     known-answer market (:data:`~sacfolio.data.known_markets.KNOWN_MARKETS`, planted
     ``strength``) run instead of the data, with its known-model policy beside the
     baselines. ``trials`` counts the configurations tried when these settings were chosen
-    (the deflated Sharpe ratio). ``executor`` and ``workers`` say where the training
-    tasks run (:mod:`sacfolio.workflows.executors`). ``sac_options`` override fields of the portfolio SAC settings
+    (the deflated Sharpe ratio). ``executor``, ``workers`` and ``ray_address`` say where the
+    training tasks run (:mod:`sacfolio.workflows.executors`); with ``resume`` the tasks an
+    earlier run of the same settings finished (``out/task_cache``) are not run again. ``sac_options`` override fields of the portfolio SAC settings
     (e.g. ``aux``, ``aux_coef_short``, ``allow_unsafe_lr``); ``env_options`` override the
     env settings in :meth:`EnvConfig.from_dict` form (e.g. ``{"action_mode": "residual",
     "execution": {"rebalance_rate": 0.25}}``), the defaults for whatever they leave out.
@@ -74,6 +77,8 @@ class EvaluationRequest:
     trials: int = 1
     executor: str = "local"
     workers: int | None = None
+    ray_address: str | None = None
+    resume: bool = True
     sac_options: dict[str, Any] = field(default_factory=dict)
     env_options: dict[str, Any] = field(default_factory=dict)
     title: str = "sacfolio walk-forward evaluation"
@@ -159,7 +164,7 @@ def run_evaluation(request: EvaluationRequest, *, say: Callable[[str], None] = l
     else:
         (panel, sources, year_spec), extra = _inputs(request, say), {}
     years = tuple(parse_years(year_spec))
-    names = tuple(STRATEGIES) if request.baselines is None else request.baselines
+    names = tuple(STRATEGIES) if request.baselines is None else resolve_baselines(request.baselines)
     wf_config = WalkForwardConfig(years=years, train_steps=request.steps, fold_steps=request.fold_steps,
                                   baselines=names, seed=request.seed, variant=request.variant,
                                   agents=request.agents, seeds=request.seeds)
@@ -174,11 +179,18 @@ def run_evaluation(request: EvaluationRequest, *, say: Callable[[str], None] = l
         + (f", {request.seeds} seeds per fold traded as one (weights averaged)" if request.seeds > 1 else "")
         + f", baselines: {', '.join(names)}")
     env_config = request.env_config
+    venue = env_config.rules.broker
+    if venue is not None:  # an unknown symbol stops here, before any training
+        broker = venue.broker_for(panel.symbols)
+        say(f"[bold]broker[/bold] {broker.instruments.source}: {len(broker.instruments)} instruments, "
+            f"leverage {venue.leverage:g}, {venue.home_currency} account")
     say(f"[bold]env[/bold] {_describe_env(env_config)}")
     result, model = run_walk_forward(panel, config=wf_config, env_config=env_config, sac_config=sac_config,
                                      progress=request.progress, log_dir=Path(request.out) / "tensorboard",
                                      on_fold=on_fold, sources=sources, extra_strategies=extra,
-                                     executor=request.executor, workers=request.workers)
+                                     executor=request.executor, workers=request.workers,
+                                     ray_address=request.ray_address,
+                                     task_cache=open_task_cache(Path(request.out) / "task_cache", resume=request.resume))
     quality = _forecast_quality(panel, request, result) if request.variant in FORECAST_VARIANTS else None
     result.info["seconds"]["total"] = round(time.perf_counter() - t0, 1)
     paths = write_report(result, Path(request.out), agent=AGENT, title=request.title, seed=request.seed,

@@ -14,6 +14,7 @@ also beat the static fallback (constrained 1/N) there.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any, Callable, Literal, Mapping, Sequence
 
@@ -31,6 +32,7 @@ from sacfolio.registry.registry import Registry
 from sacfolio.train.callbacks import Callback
 from sacfolio.train.portfolio import PORTFOLIO_SAC, TrainedModel, train_model, training_rows_until
 from sacfolio.workflows.artifacts import to_artifacts, trained_from_artifacts
+from sacfolio.workflows.executors import run_call
 from sacfolio.workflows.gate import gate_health, gate_window, static_fallback_evaluation
 from sacfolio.workflows.procedures import WalkForwardEvidence, finetune_model, in_sample_weeks
 
@@ -134,7 +136,7 @@ def register_model(
 
 
 def _finetune(name: str, registry: Registry, panel: MarketPanel, *, stop: int, weeks: int,
-              lr: float | None, **train: Any) -> tuple[TrainedModel, str]:
+              lr: float | None, place: dict, **train: Any) -> tuple[TrainedModel, str]:
     """Continue the current version of ``name`` on the ``weeks`` before row ``stop``."""
     parent = registry.current(name)
     if parent is None:
@@ -144,8 +146,8 @@ def _finetune(name: str, registry: Registry, panel: MarketPanel, *, stop: int, w
     if base.bundle.symbols != panel.symbols:
         raise LayoutMismatchError(f"version {parent} was trained on {list(base.bundle.symbols)}, the data "
                                   f"has {list(panel.symbols)}")
-    return finetune_model(base, panel, stop=stop, weeks=weeks, lr=lr, description=f"{name} finetune",
-                          **train), parent
+    return run_call(functools.partial(finetune_model, base, panel, stop=stop, weeks=weeks, lr=lr,
+                                      description=f"{name} finetune", **train), **place), parent
 
 
 def train_and_register(
@@ -169,6 +171,8 @@ def train_and_register(
     progress: bool = False,
     on_progress: Callable[[int, int], None] | None = None,
     callbacks: Sequence[Callback] = (),
+    executor: str = "local",
+    ray_address: str | None = None,
 ) -> TrainOutcome:
     """Train model ``name`` (``full`` or ``finetune``), save it as a version, run the gate.
 
@@ -186,18 +190,24 @@ def train_and_register(
         Walk-forward folds of the gate window (each version's procedure is refit once per fold).
     on_progress : callable, optional
         ``on_progress(updates_done, total_updates)`` every 100 updates (API jobs).
+    executor, ray_address : str
+        Where the training runs (:func:`~sacfolio.workflows.executors.run_call`; e.g. ``"ray"``
+        sends it to a Ray cluster). Callbacks and ``on_progress`` run with ``"local"`` only.
     """
     variant = variant_of(name)
     stop = training_rows_until(panel, until)
     cbs = [*callbacks, *([_ProgressCallback(on_progress)] if on_progress is not None else [])]
-    train = dict(steps=steps, seed=seed, callbacks=cbs, progress=progress)
+    local = executor == "local"
+    train = dict(steps=steps, seed=seed, callbacks=cbs if local else (), progress=progress and local)
+    place = dict(executor=executor, ray_address=ray_address)
     parent: str | None = None
     if mode == "full":
-        model = train_model(panel, train_stop=stop, variant=variant, env_config=env_config,
-                            sac_config=sac_config, sources=sources, description=f"{name} full", **train)
+        model = run_call(functools.partial(
+            train_model, panel, train_stop=stop, variant=variant, env_config=env_config, sac_config=sac_config,
+            sources=sources, description=f"{name} full", **train), **place)
     elif mode == "finetune":
         model, parent = _finetune(name, registry, panel, stop=stop, weeks=int(finetune_weeks),
-                                  lr=finetune_lr, **train)
+                                  lr=finetune_lr, place=place, **train)
     else:
         raise ConfigError(f"mode must be 'full' or 'finetune', got {mode!r}")
     tr = model.train_result

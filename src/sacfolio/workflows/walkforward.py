@@ -27,6 +27,7 @@ from sacfolio.strategies import make_strategies
 from sacfolio.strategies.base import Strategy
 from sacfolio.train.portfolio import PORTFOLIO_SAC, TrainedModel, train_model
 from sacfolio.workflows.executors import check_executor, run_tasks
+from sacfolio.workflows.task_cache import TaskResultCache, run_fingerprint
 
 __all__ = ["TaskResult", "run_task", "run_walk_forward"]
 
@@ -99,6 +100,8 @@ def run_walk_forward(
     extra_strategies: Mapping[str, Strategy] = MappingProxyType({}),
     executor: str = "local",
     workers: int | None = None,
+    ray_address: str | None = None,
+    task_cache: str | Path | TaskResultCache | None = None,
 ) -> tuple[WalkForwardResult, TrainedModel]:
     """Plan, train and test fold by fold; return every strategy's results and the last model.
 
@@ -110,9 +113,13 @@ def run_walk_forward(
     extra_strategies : mapping, optional
         Strategies beyond ``config.baselines`` run on the same folds and broker (e.g. the
         known-model policy of a generated market).
-    executor : {"local", "process"}
+    executor : {"local", "process", "ray"}
         Where the training tasks run (:mod:`sacfolio.workflows.executors`); the results
-        are the same either way. ``workers`` caps the process pool (default: CPU count).
+        are the same either way. ``workers`` caps the process pool or the CPUs of a local
+        Ray (default: CPU count); ``ray_address`` attaches to an existing Ray cluster.
+    task_cache : path or TaskResultCache, optional
+        Where finished tasks are kept: a run interrupted and started again with the same
+        data and settings runs only the tasks not yet done.
 
     Returns
     -------
@@ -134,7 +141,12 @@ def run_walk_forward(
             for fold, model in zip(task.folds, result.models):
                 on_fold(fold, model)
 
-    done = run_tasks(plan.tasks, run, executor=executor, workers=workers, on_done=done_fold)
+    cache = None if task_cache is None else (
+        task_cache if isinstance(task_cache, TaskResultCache) else TaskResultCache(task_cache)).bind(
+        run_fingerprint(panel, raw, variant=config.variant, env_config=env_config, sac_config=sac_config,
+                        sources=sources))
+    done = run_tasks(plan.tasks, run, executor=executor, workers=workers, on_done=done_fold, cache=cache,
+                     ray_address=ray_address, progress=progress)
     results, members, models = _agent_results(plan, done, panel, raw)
     t0 = time.perf_counter()
     strategies = {**make_strategies(panel, config.baselines, rules=env_config.rules), **dict(extra_strategies)}

@@ -6,7 +6,9 @@
 - **Sharpe confidence**: probabilistic and deflated Sharpe ratios
   (:mod:`sacfolio.evaluate.significance`);
 - on a generated market, the **share of the known-model policy's excess CAGR**
-  over 1/N the agent earns.
+  over 1/N the agent earns;
+- through a broker (``--broker``), the **costs split** into spread, commission and
+  financing for every strategy.
 """
 
 from __future__ import annotations
@@ -46,6 +48,9 @@ class Evidence:
     known_share : float or None
         (CAGR(agent) - CAGR(1/N)) / (CAGR(known) - CAGR(1/N)); None without the known
         policy or when its edge is under half a point.
+    broker_costs : dict or None
+        ``{name: {"spread", "commission", "financing"}}``: each summed over the run as a
+        fraction of value (financing < 0: paid); None in the equity configuration.
     """
 
     members: int
@@ -55,13 +60,14 @@ class Evidence:
     gross: dict[str, dict[str, float]]
     confidence: SharpeConfidence | None
     known_share: float | None
+    broker_costs: dict[str, dict[str, float]] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         spread = (max(self.member_cagr) - min(self.member_cagr)) if self.member_cagr else None
         return {"members": self.members, "member_cagr": self.member_cagr, "member_sharpe": self.member_sharpe,
                 "member_cagr_spread": spread, "gross_vs_net": self.gross,
                 "sharpe_confidence": None if self.confidence is None else self.confidence.as_dict(),
-                "known_policy_share": self.known_share}
+                "known_policy_share": self.known_share, "broker_costs": self.broker_costs}
 
     def lines(self, agent: str) -> list[str]:
         """Plain-text lines for the terminal summary."""
@@ -81,6 +87,9 @@ class Evidence:
                        f"(bar {c.expected_max_sharpe:.2f}): {c.dsr:.2f}")
         if self.known_share is not None:
             out.append(f"known-model policy: {agent} earns {100 * self.known_share:.0f}% of its excess CAGR over 1/N")
+        for name, c in (self.broker_costs or {}).items():
+            out.append(f"broker costs: {name} paid {100 * c['spread']:.2f}% of value in spread, "
+                       f"{100 * c['commission']:.2f}% in commission and {-100 * c['financing']:.2f}% in financing")
         return out
 
 
@@ -103,7 +112,16 @@ def gather_evidence(result: WalkForwardResult, agent: str, *, n_trials: int = 1)
         confidence = sharpe_confidence(combined.returns, result.combined(BENCHMARK).returns, n_trials=n_trials)
     return Evidence(members=max(1, len(members)), member_cagr=[float(cagr(m.returns)) for m in members],
                     member_sharpe=[float(sharpe(m.returns)) for m in members], equity_band=band, gross=gross,
-                    confidence=confidence, known_share=_known_share(result, agent))
+                    confidence=confidence, known_share=_known_share(result, agent),
+                    broker_costs=_broker_costs(result))
+
+
+def _broker_costs(result: WalkForwardResult) -> dict[str, dict[str, float]] | None:
+    runs = {name: result.combined(name) for name in result.results}
+    if not runs or not all(r.through_broker for r in runs.values()):
+        return None
+    return {name: {k: float(np.sum(getattr(r, k))) for k in ("spread", "commission", "financing")}
+            for name, r in runs.items()}
 
 
 def _known_share(result: WalkForwardResult, agent: str) -> float | None:

@@ -42,11 +42,7 @@ def slice_since(result: BacktestResult, start: str | np.datetime64) -> BacktestR
         raise EvaluationWindowError(
             f"no period of {result.name!r} ends on or after {d}; its results cover "
             f"{result.dates[0]}..{result.dates[-1]}")
-    return BacktestResult(
-        name=result.name, symbols=result.symbols, dates=result.dates[first:],
-        weights=result.weights[first:], returns=result.returns[first:],
-        turnover=result.turnover[first:], costs=result.costs[first:],
-    )
+    return result.sliced(first)
 
 
 def print_summary(result: WalkForwardResult, console: Any, *, agent: str = "sac",
