@@ -10,7 +10,7 @@ steps, and state-dict loading with errors a user can act on.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar, Iterable, Mapping, Protocol, Sequence, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Iterable, Mapping, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 import torch
@@ -18,12 +18,13 @@ from torch import nn
 
 from sacfolio.agents.aux import AuxObjective, aux_shape_of
 from sacfolio.agents.networks import GaussianActor, load_module_states
+from sacfolio.agents.optim import fused_adam_steps
 from sacfolio.exceptions import ConfigError, TrainingHealthError
 
 if TYPE_CHECKING:  # pragma: no cover
     from sacfolio.agents.config import PPOConfig, SACConfig
 
-__all__ = ["ALGORITHMS", "ActorLearner", "Learner", "build_actor"]
+__all__ = ["ALGORITHMS", "ActorLearner", "Learner", "build_actor", "clip_grad_norm_"]
 
 ALGORITHMS = ("sac", "ppo")
 """The learners sacfolio trains: SAC, and PPO as the on-policy baseline on the same state."""
@@ -37,6 +38,20 @@ def build_actor(config: "SACConfig | PPOConfig", obs_dim: int, act_dim: int, *,
                          log_std_min=config.log_std_min, log_std_max=config.log_std_max,
                          generator=generator, aux_shape=aux_shape_of(config, act_dim, n_assets),
                          aux_clip=config.aux_clip)
+
+
+def clip_grad_norm_(params: Sequence[torch.Tensor], max_norm: float) -> torch.Tensor:
+    """``nn.utils.clip_grad_norm_(params, max_norm, foreach=True)``, the same kernels without its
+    per-call regrouping by device and dtype (the learners' parameters share one of each).
+
+    Returns the total norm before clipping (shape ()); parameters without gradient are skipped.
+    """
+    grads = [p.grad for p in params if p.grad is not None]
+    if not grads:
+        return torch.zeros(())
+    total = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads, 2.0)), 2.0)
+    torch._foreach_mul_(grads, torch.clamp(max_norm / (total + 1e-6), max=1.0))
+    return total
 
 
 @runtime_checkable
@@ -68,6 +83,9 @@ class ActorLearner:
     n_assets : int, optional
         Stocks the aux heads predict (default ``act_dim - 1``: every action but CASH);
         only used with ``config.aux``.
+    modules : object, optional
+        A factory with ``actor(obs_dim, act_dim, *, config, generator)`` (and, for SAC,
+        ``critic(...)``) building other networks; default the MLP actor and critic.
 
     Attributes
     ----------
@@ -90,13 +108,16 @@ class ActorLearner:
     """The last sentence of the message: what to look at."""
 
     def __init__(self, obs_dim: int, act_dim: int, *, config: "SACConfig | PPOConfig", seed: int,
-                 n_assets: int | None) -> None:
+                 n_assets: int | None, modules: Any = None) -> None:
         if int(obs_dim) != obs_dim or obs_dim < 1 or int(act_dim) != act_dim or act_dim < 1:
             raise ConfigError(f"obs_dim and act_dim must be ints >= 1, got {obs_dim!r}, {act_dim!r}.")
         self.obs_dim, self.act_dim, self.config = int(obs_dim), int(act_dim), config
         self.generator = torch.Generator().manual_seed(int(seed))
         self.aux_shape = aux_shape_of(config, self.act_dim, n_assets)
-        self.actor = build_actor(config, self.obs_dim, self.act_dim, generator=self.generator, n_assets=n_assets)
+        if modules is None:
+            self.actor = build_actor(config, self.obs_dim, self.act_dim, generator=self.generator, n_assets=n_assets)
+        else:  # another architecture under the same learner (e.g. agents.universal_critic.UniversalModules)
+            self.actor = modules.actor(self.obs_dim, self.act_dim, config=config, generator=self.generator)
         self.aux_objective = AuxObjective(config, self.aux_shape)
         self.n_updates = 0
         self._skipped = torch.zeros(())            # steps skipped for a non-finite loss/gradient
@@ -105,7 +126,8 @@ class ActorLearner:
     # ------------------------------------------------------------------ update
     def gradient_step(self, out: dict[str, torch.Tensor], trained: Iterable[torch.Tensor],
                       clip: float | None, clip_groups: Sequence[tuple[str, list[torch.Tensor]]],
-                      optimizers: Sequence[torch.optim.Optimizer]) -> torch.Tensor:
+                      optimizers: Sequence[torch.optim.Optimizer], *,
+                      grads: Sequence[torch.Tensor] | None = None) -> torch.Tensor:
         """Backward through the sum of every ``losses/`` entry of ``out``, clip, step each optimizer.
 
         When the total loss or a gradient norm is not finite, every optimizer step is
@@ -123,6 +145,9 @@ class ActorLearner:
         clip_groups : sequence of (metric key, parameters)
             Clipped one after the other, each on its own norm.
         optimizers : sequence of FusedAdam
+        grads : sequence of Tensor, optional
+            The gradients of ``trained`` (in order), already computed by a hand-derived
+            backward; then no autograd backward runs.
 
         Returns
         -------
@@ -130,17 +155,20 @@ class ActorLearner:
             1.0 when the step was skipped, else 0.0.
         """
         total = sum(v for k, v in out.items() if k.startswith("losses/"))
-        for p in trained:
-            p.grad = None
-        total.backward()
+        if grads is None:
+            for p in trained:
+                p.grad = None
+            total.backward()
+        else:
+            for p, g in zip(trained, grads, strict=True):
+                p.grad = g
         check = total.detach()
         if clip is not None:
             for key, params in clip_groups:
-                out[key] = nn.utils.clip_grad_norm_(params, clip, foreach=True)
+                out[key] = clip_grad_norm_(params, clip)
                 check = check + out[key]
         skip = check.mul(0.0).ne_(0.0)            # 1.0 when the loss or a gradient norm is NaN/inf
-        for optimizer in optimizers:
-            optimizer.step(found_inf=skip)  # type: ignore[call-arg]
+        fused_adam_steps(optimizers, skip)  # type: ignore[arg-type]
         self.n_updates += 1
         self._skipped = self._skipped + skip
         return skip

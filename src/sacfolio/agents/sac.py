@@ -7,7 +7,7 @@ Applications" (2018), arXiv:1812.05905.
 from __future__ import annotations
 
 import copy
-from typing import Mapping
+from typing import Any, Mapping
 
 import torch
 from torch import nn
@@ -16,7 +16,9 @@ from sacfolio.agents.buffers import ReplayBatch
 from sacfolio.agents.config import SACConfig
 from sacfolio.agents.critics import TwinCritic
 from sacfolio.agents.learner import ActorLearner
+from sacfolio.agents.networks import GaussianActor
 from sacfolio.agents.optim import FusedAdam
+from sacfolio.agents.sac_kernels import STAT_KEYS, Layer, SACConstants, SACTensors, sac_losses_and_grads
 
 __all__ = ["SAC", "STATE_DICT_FILES"]
 
@@ -36,6 +38,8 @@ class SAC(ActorLearner):
     obs_dim, act_dim, seed, n_assets
         As in :class:`~sacfolio.agents.learner.ActorLearner`.
     config : SACConfig
+    modules : object, optional
+        Actor and critic factory (:class:`~sacfolio.agents.learner.ActorLearner`); default the MLPs.
 
     Attributes
     ----------
@@ -49,16 +53,21 @@ class SAC(ActorLearner):
     """
 
     config: SACConfig
+    use_fast_path = True
+    """Take the hand-derived gradients where they apply (False: always autograd, the reference)."""
     steps_name = "SAC updates"
     masked_name = "non-finite critic targets were masked as well"
     advice = ("Look for NaN/inf in the observations (features) or rewards, and for exploding "
               "weights: lower the learning rate (SAC: 1e-5..3e-4) and keep grad_clip_norm=1.0.")
 
     def __init__(self, obs_dim: int, act_dim: int, *, config: SACConfig = SACConfig(),
-                 seed: int = 0, n_assets: int | None = None) -> None:
-        super().__init__(obs_dim, act_dim, config=config, seed=seed, n_assets=n_assets)
-        self.critic = TwinCritic(self.obs_dim, self.act_dim, config.hidden_sizes,
-                                 generator=self.generator)
+                 seed: int = 0, n_assets: int | None = None, modules: Any = None) -> None:
+        super().__init__(obs_dim, act_dim, config=config, seed=seed, n_assets=n_assets, modules=modules)
+        if modules is None:
+            self.critic = TwinCritic(self.obs_dim, self.act_dim, config.hidden_sizes,
+                                     generator=self.generator)
+        else:
+            self.critic = modules.critic(self.obs_dim, self.act_dim, config=config, generator=self.generator)
         self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
         self.log_alpha = torch.tensor(config.init_alpha).log().requires_grad_(True)
         self.target_entropy = config.resolved_target_entropy(self.act_dim)
@@ -72,6 +81,8 @@ class SAC(ActorLearner):
         self._target = list(self.critic_target.parameters())
         self._actor_params = list(self.actor.parameters())
         self._trained = [*self._online, *self._actor_params, self.log_alpha]  # grads reset per update
+        self._constants = SACConstants(config.gamma, config.reward_scale, self.target_entropy,
+                                       config.log_std_min, config.log_std_max)
 
     # ------------------------------------------------------------------ update
     def losses(self, batch: ReplayBatch) -> dict[str, torch.Tensor]:
@@ -173,10 +184,13 @@ class SAC(ActorLearner):
             ``charts/critic_grad_norm`` (before clipping) when clipping is on, and the
             running totals ``charts/skipped_updates`` and ``charts/nonfinite_targets``.
         """
-        out = self.losses(batch)
-        self.gradient_step(out, self._trained, self.config.grad_clip_norm,
+        if self.fast_path:   # the same losses, gradients derived by hand (sac_kernels)
+            out, trained, grads = self._losses_and_grads(batch)
+        else:
+            out, trained, grads = self.losses(batch), self._trained, None
+        self.gradient_step(out, trained, self.config.grad_clip_norm,
                            (("charts/critic_grad_norm", self._online), ("charts/actor_grad_norm", self._actor_params)),
-                           (self.critic_optimizer, self.actor_optimizer, self.alpha_optimizer))
+                           (self.critic_optimizer, self.actor_optimizer, self.alpha_optimizer), grads=grads)
         # 5. Target critic: theta_target <- (1 - tau) theta_target + tau theta (one fused call).
         with torch.no_grad():
             torch._foreach_lerp_(self._target, self._online, self.config.tau)
@@ -184,6 +198,78 @@ class SAC(ActorLearner):
         metrics = self.step_metrics(out)
         metrics["charts/nonfinite_targets"] = self._nonfinite_targets
         return metrics
+
+    @property
+    def fast_path(self) -> bool:
+        """Whether :meth:`update` takes the hand-derived gradients of
+        :mod:`~sacfolio.agents.sac_kernels`: for the standard actor and twin critic
+        without trained aux heads (anything else goes through autograd)."""
+        return (self.use_fast_path and type(self.actor) is GaussianActor and type(self.critic) is TwinCritic
+                and type(self.critic_target) is TwinCritic and not self.aux_objective)
+
+    @torch.no_grad()
+    def _losses_and_grads(self, batch: ReplayBatch
+                          ) -> tuple[dict[str, torch.Tensor], list[torch.Tensor], list[torch.Tensor]]:
+        """:meth:`losses` (values only), the parameters they reach and their gradients."""
+        tensors, trained, grads = self._workspace()
+        noise = torch.randn((2 * batch.obs.shape[0], self.act_dim), generator=self.generator)
+        stats = sac_losses_and_grads(
+            tensors, batch.obs.unsqueeze(0), batch.actions.unsqueeze(0), batch.rewards.unsqueeze(0),
+            batch.next_obs.unsqueeze(0), batch.dones.unsqueeze(0), noise.unsqueeze(0), self._constants)
+        return dict(zip(STAT_KEYS, stats.view(-1).unbind())), trained, grads
+
+    @torch.no_grad()
+    def explore(self, obs: torch.Tensor) -> torch.Tensor:
+        """A sampled action ``tanh(mean + std * noise)`` for acting in the env, without gradient.
+
+        The same as ``actor.act(obs, deterministic=False, generator=self.generator)`` (and
+        the same noise draw), in a few kernels on the fast path.
+
+        Parameters
+        ----------
+        obs : Tensor, shape (B, obs_dim)
+
+        Returns
+        -------
+        Tensor, shape (B, act_dim), in (-1, 1)
+        """
+        if not self.fast_path:
+            return self.actor.act(obs, deterministic=False, generator=self.generator)
+        tensors = self._workspace()[0]
+        x = obs.unsqueeze(0)
+        for layer in tensors.trunk:
+            x = torch.baddbmm(layer.b, x, layer.w).relu_()
+        mean = torch.baddbmm(tensors.mean_head.b, x, tensors.mean_head.w)
+        log_std = torch.baddbmm(tensors.log_std_head.b, x, tensors.log_std_head.w).clamp_(
+            self.config.log_std_min, self.config.log_std_max)
+        noise = torch.randn(mean.shape[1:], generator=self.generator)
+        return torch.tanh(mean[0] + log_std[0].exp_() * noise)
+
+    def _workspace(self) -> tuple[SACTensors, list[torch.Tensor], list[torch.Tensor]]:
+        """The kernel's views of the weights and the gradient buffers (built once per set of
+        parameter storages), the trained parameters and their gradients, in ``_trained`` order."""
+        key = tuple(map(torch.Tensor.data_ptr, (*self._actor_params, *self._online, *self._target, self.log_alpha)))
+        if getattr(self, "_workspace_key", None) == key:
+            return self._workspace_cache
+        policy = self.actor.linears()
+        params = [p for m in policy for p in (m.weight, m.bias)]
+        trained = [*self._online, *params, self.log_alpha]
+        grads = [torch.zeros_like(p) for p in trained]
+        grad_of = {id(p): g for p, g in zip(trained, grads)}
+
+        def linear(m: nn.Linear) -> Layer:
+            return Layer(m.weight.t().unsqueeze(0), m.weight.unsqueeze(0), m.bias,
+                         grad_of[id(m.weight)].unsqueeze(0), grad_of[id(m.bias)].view(1, 1, -1), out_in=True)
+
+        def critic(module: TwinCritic, trained: bool) -> list[Layer]:
+            return [Layer(w, w.transpose(1, 2), b, *((grad_of[id(w)], grad_of[id(b)]) if trained else ()))
+                    for w, b in module.layer_params()]
+
+        tensors = SACTensors([linear(m) for m in policy[:-2]], linear(policy[-2]), linear(policy[-1]),
+                             critic(self.critic, True), critic(self.critic_target, False),
+                             self.log_alpha.view(1), grad_of[id(self.log_alpha)].view(1))
+        self._workspace_key, self._workspace_cache = key, (tensors, trained, grads)
+        return self._workspace_cache
 
     # --------------------------------------------------------------- interfaces
     def modules(self) -> Mapping[str, nn.Module]:

@@ -90,7 +90,7 @@ def _act_and_store(run: TrainingRun, sac: SAC, buffer: ReplayBuffer, *, warmup: 
         action = torch.rand(run.act_dim, generator=sac.generator).mul_(2.0).sub_(1.0).numpy()
     else:
         obs_t = torch.from_numpy(run.obs).unsqueeze(0)
-        action = sac.actor.act(obs_t, deterministic=False, generator=sac.generator)[0].numpy()
+        action = sac.explore(obs_t)[0].numpy()
     step = run.env_step(action)
     buffer.add(step.obs, action, step.reward, step.next_obs, step.terminated, step.aux_target)
     run.end_step(step)
