@@ -40,4 +40,4 @@ clean:
 # clients against real servers. Bounded: each loop has a count and a time limit.
 .PHONY: faults
 faults: $(STAMP)
-	SACFOLIO_FAULTS=1 SACFOLIO_FAULT_KILLS=100 $(PY) -m pytest -q -s tests/faults tests/registry/test_registry_crash.py
+	SACFOLIO_FAULTS=1 SACFOLIO_FAULT_KILLS=100 SACFOLIO_PAPER_KILLS=200 SACFOLIO_PAPER_KILL_SECONDS=300 $(PY) -m pytest -q -s tests/faults tests/registry/test_registry_crash.py tests/paper/test_paper_crash.py

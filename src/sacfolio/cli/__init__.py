@@ -5,11 +5,13 @@ library function), and prints. Errors a user can fix print one paragraph to stde
 and exit with code 2 (:func:`sacfolio.cli.app.main`).
 """
 
-from sacfolio.cli import evaluate, features, sweep, train  # noqa: F401  (register their commands)
+from sacfolio.cli import evaluate, features, paper, sweep, train  # noqa: F401  (register their commands)
 from sacfolio.cli.app import app, main
 from sacfolio.cli.doctor import doctor_command
 from sacfolio.cli.inspect import inspect_command
+from sacfolio.cli.meta import meta_app
 from sacfolio.cli.serve import serve_command
+from sacfolio.cli.validate import validate_pipeline_command
 
 __all__ = ["app", "main"]
 
@@ -23,6 +25,7 @@ def _registry_app():
 
 app.add_typer(_registry_app(), name="registry",
               help="List, show, promote, roll back and clean model versions.")
+app.add_typer(meta_app, name="meta")
 app.command("inspect", help="Per-layer health of a checkpoint (a version directory, a .pt state dict "
             "or a Stable-Baselines3 .zip); --repair OUT writes a repaired copy, --json prints the "
             "report as JSON.")(inspect_command)
@@ -30,3 +33,6 @@ app.command("serve", help="Start the brain API (FastAPI + uvicorn): train/finetu
             "health, status, the dashboard at /dashboard/ and the retraining scheduler.")(serve_command)
 app.command("doctor", help="Check Python, torch and the APIs sacfolio relies on, and that the data "
             "and model directories are usable; prints the fix for each problem.")(doctor_command)
+app.command("validate-pipeline", help="Check the universal agent's slots end to end on a dummy observation "
+            "(2 live + 8 padded slots): masked pooling, the advisor path on [B, N, T, F] and [B, N, F], one SAC "
+            "forward and update, 0 weight on padded slots; exit 1 on any failure.")(validate_pipeline_command)

@@ -68,7 +68,8 @@ VariantOpt = Annotated[str, typer.Option(
     "--variant", help="State: 'sac_lstm' / 'sac_patchtst' (news sentiment, fundamentals and a "
     "walk-forward LSTM / PatchTST forecast per stock), 'sac_price' (trailing returns and volatility) or "
     "'sac_factor' (sac_price plus risk-scaled 12-1 momentum, 52-week volatility, beta and correlation; "
-    "see 'sacfolio features ic').")]
+    "see 'sacfolio features ic') or 'universal' (32 symbol slots, a transformer across symbols fusing the "
+    "advisor zoo; trades changed universes without retraining).")]
 NewsOpt = Annotated[Optional[Path], typer.Option(
     "--news", help="News items (JSONL/JSON/Parquet: timestamp, symbol(s), headline) or a "
     "daily_sentiment.parquet, for the sac_lstm / sac_patchtst variants.", show_default=False)]

@@ -8,6 +8,7 @@ for the signal variants, news and fundamentals.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -16,8 +17,9 @@ from sacfolio.data.panel import MarketPanel
 from sacfolio.exceptions import ConfigError
 from sacfolio.features.blocks import FeatureSet
 
-__all__ = ["VARIANTS", "DEFAULT_VARIANT", "FORECAST_VARIANTS", "FeatureSources", "build_features",
-           "check_variant", "default_cache_dir", "variant_of_model"]
+__all__ = ["VARIANTS", "DEFAULT_MAX_SYMBOLS", "DEFAULT_VARIANT", "FORECAST_VARIANTS", "UNIVERSAL_VARIANT",
+           "FeatureSources", "build_features", "check_variant", "default_cache_dir", "max_symbols_of",
+           "variant_of_model"]
 
 VARIANTS = MappingProxyType({
     "sac_lstm": "news sentiment, fundamentals and a walk-forward LSTM forecast per stock",
@@ -25,10 +27,19 @@ VARIANTS = MappingProxyType({
     "sac_price": "trailing returns and volatility per stock (prices only)",
     "sac_factor": "sac_price's features plus risk-scaled 12-1 momentum, 52-week volatility and 52-week "
                   "beta and correlation to the equal-weight market per stock (prices only)",
+    "universal": "sac_price's features in MAX_SYMBOLS symbol slots (padded, masked), a symbol embedding and "
+                 "the advisor zoo's portfolios, read by a transformer across symbols; trades any universe of "
+                 "up to MAX_SYMBOLS stocks without retraining (prices only)",
 })
 """Variant name -> what its state holds per stock (besides the current weights)."""
 
 DEFAULT_VARIANT = "sac_lstm"
+
+UNIVERSAL_VARIANT = "universal"
+"""The slot-transformer variant (:mod:`sacfolio.env.slots`); its models are named
+``universal_s<MAX_SYMBOLS>`` (:data:`DEFAULT_MAX_SYMBOLS` unless the name says otherwise)."""
+
+DEFAULT_MAX_SYMBOLS = 32
 
 FORECAST_VARIANTS = ("sac_lstm", "sac_patchtst")
 """The variants whose state holds news, fundamentals and a walk-forward forecast; the
@@ -49,6 +60,12 @@ def variant_of_model(name: str) -> str | None:
         return name
     matches = [v for v in VARIANTS if name.startswith(v + "_") and len(name) > len(v) + 1]
     return max(matches, key=len) if matches else None
+
+
+def max_symbols_of(name: str) -> int:
+    """MAX_SYMBOLS of a universal model name: ``universal_s16`` -> 16, ``universal`` -> 32."""
+    match = re.fullmatch(rf"{UNIVERSAL_VARIANT}_s(\d+)(_.*)?", name)
+    return int(match.group(1)) if match else DEFAULT_MAX_SYMBOLS
 
 
 def default_cache_dir() -> Path:
@@ -94,7 +111,7 @@ def build_features(panel: MarketPanel, variant: str = "sac_price", *,
     forecasts: the forecast for year Y comes from a model trained before Y.
     """
     check_variant(variant)
-    if variant == "sac_price":
+    if variant in ("sac_price", "universal"):
         from sacfolio.features.price import price_features
 
         return price_features(panel)

@@ -58,6 +58,8 @@ def bundle_documents(bundle: ModelBundle) -> dict[str, Any]:
         "env": bundle.env_config.to_dict(),
         "state_layout": bundle.layout.to_dict(),
     }
+    if hasattr(bundle, "slot_documents"):  # a universal model: its slots, flat layout, transformer sizes
+        config.update(bundle.slot_documents())
     if bundle.n_members > 1:
         config["ensemble"] = {"members": bundle.n_members,
                               "rule": "trades the average of the members' target weights"}
@@ -83,6 +85,10 @@ def load_bundle(tensors: Mapping[str, Mapping[str, torch.Tensor]], documents: Ma
     """The bundle of a saved SAC model: its actor, scaler, layout and settings."""
     if "actor.pt" not in tensors:
         raise CorruptArtifactError(f"version {version} lacks actor.pt; it is not a SAC model")
+    if "slots" in documents.get("config.json", {}):
+        from sacfolio.model.universal import load_universal_bundle
+
+        return load_universal_bundle(tensors, documents, metadata, version=version)
     layout = read_layout(documents, version)
     config = documents["config.json"]
     sac_config = SACConfig.from_dict(config["sac"])

@@ -16,7 +16,7 @@ from sacfolio.serve.errors import domain_error, status_for, unexpected_error, va
 from sacfolio.serve.limits import RequestLimits
 from sacfolio.serve.models import Problem
 from sacfolio.serve.openapi import exact_openapi
-from sacfolio.serve.routers import dashboard, health, inference, jobs, status, training
+from sacfolio.serve.routers import dashboard, health, inference, jobs, paper, status, training
 from sacfolio.serve.service import Service
 from sacfolio.serve.settings import ServeSettings
 
@@ -70,7 +70,7 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
     app.add_exception_handler(Exception, unexpected_error)
     app.include_router(health.router)
     protected = resolved.token() is not None
-    for module in (training, jobs, inference, status, dashboard):  # the check reads the service's settings
+    for module in (training, jobs, inference, status, dashboard, paper):  # the check reads the service's settings
         app.include_router(module.router, dependencies=[Depends(require_token)],
                            responses={401: {"model": Problem, "description": "Missing or wrong bearer "
                                             "token."}} if protected else None)

@@ -38,6 +38,8 @@ class Decision:
     aux : dict or None
         Auxiliary return predictions when asked for and the model has aux heads:
         horizon label (``"1w"``, ``"4w"``) -> symbol -> predicted simple return.
+    advisors : dict or None
+        A universal model's advisor mixture of this decision (advisor -> weight, sum 1).
     """
 
     weights: dict[str, float]
@@ -46,6 +48,7 @@ class Decision:
     source: str
     reason: str | None
     aux: dict[str, dict[str, float]] | None = None
+    advisors: dict[str, float] | None = None
 
 
 def static_weights(configured: Mapping[str, float] | None, symbols: Sequence[str],
@@ -120,10 +123,13 @@ def _as_dict(names: Sequence[str], w: np.ndarray) -> dict[str, float]:
 
 def decide(cache: ModelCache, name: str, *, as_of: date | None,
            current_weights: Mapping[str, float] | Sequence[float] | None,
-           fallback: Mapping[str, float] | None, with_aux: bool = False) -> Decision:
+           fallback: Mapping[str, float] | None, with_aux: bool = False,
+           symbols: Sequence[str] | None = None) -> Decision:
     """Target weights of model ``name`` at ``as_of`` (point in time) for a portfolio.
 
     With ``with_aux`` the model's aux return predictions for the same state come too.
+    ``symbols`` trades only those symbols of the data (a universe change: universal
+    models only, which also report their advisor mixture).
 
     The served version decides when one is loaded; otherwise the static fallback is
     returned with the reason. The request is validated the same way in both cases.
@@ -137,22 +143,53 @@ def decide(cache: ModelCache, name: str, *, as_of: date | None,
     data = serving.data if serving is not None else cache.data.current
     panel = data.panel
     t = data.row_for(as_of)
-    w = parse_current_weights(current_weights, panel.symbols)
-    names = [*panel.symbols, CASH]
+    universe = _universe(serving, panel, symbols)
+    w = parse_current_weights(current_weights, universe)
+    names = [*universe, CASH]
     row_date = panel.dates[t].astype("datetime64[D]").astype(date)
     if serving is None:
         reason = cache.slots[name].fallback_reason(name, cache.registry.root)
         rules = cache.slots[name].rules or PortfolioRules()  # the last served version's rules
-        target = static_weights(fallback, panel.symbols, panel.available[t], rules)
+        target = static_weights(fallback, universe, panel.available[t][[panel.symbols.index(s) for s in universe]],
+                                rules)
         return Decision(weights=_as_dict(names, target), version=None, as_of=row_date,
                         source="fallback", reason=reason)
     bundle = serving.bundle
-    target = bundle.target_weights(serving.core, t, w)
+    mixture = None
+    if hasattr(bundle, "decide_at"):  # a universal model: any universe of the data, and its advisor mixture
+        core = serving.core if symbols is None else bundle.universe_core(panel, universe, t)
+        target, mixture = bundle.decide_at(core, t, w)
+    else:
+        target = bundle.target_weights(serving.core, t, w)
     aux = None
     if with_aux and bundle.has_aux:
         current = w if w is not None else np.eye(len(names))[-1]
         pred = bundle.predict_aux(serving.core.observation_at(t, current)[None, :])[0]  # (H, N)
         aux = {f"{h}w": {s: float(v) for s, v in zip(panel.symbols, row)}
                for h, row in zip(bundle.aux_horizons, pred)}
+    advisors = None if mixture is None else _as_dict(bundle.spec.advisors, mixture)
     return Decision(weights=_as_dict(names, target), version=serving.version, as_of=row_date,
-                    source="model", reason=None, aux=aux)
+                    source="model", reason=None, aux=aux, advisors=advisors)
+
+
+def _universe(serving, panel, symbols: Sequence[str] | None) -> tuple[str, ...]:
+    """The symbols a decision trades: the data's, or the requested ones (universal models only).
+
+    Raises
+    ------
+    ServiceRequestError
+        422: symbols for a fixed-universe model, unknown or repeated symbols, or too many.
+    """
+    if symbols is None:
+        return tuple(panel.symbols)
+    if serving is not None and not hasattr(serving.bundle, "universe_core"):
+        raise ServiceRequestError(f"model {serving.name} trades a fixed universe {list(panel.symbols)}; "
+                                  "only universal models (universal_s<N>) take symbols")
+    unknown = sorted(set(symbols) - set(panel.symbols))
+    if unknown or len(set(symbols)) != len(symbols) or len(symbols) < 2:
+        raise ServiceRequestError(f"symbols must be 2 or more distinct symbols of the data; unknown: {unknown}, "
+                                  f"the data has {list(panel.symbols)}")
+    if serving is not None and len(symbols) > serving.bundle.spec.max_symbols:
+        raise ServiceRequestError(f"{len(symbols)} symbols do not fit in the model's "
+                                  f"{serving.bundle.spec.max_symbols} slots")
+    return tuple(symbols)

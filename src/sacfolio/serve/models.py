@@ -34,6 +34,10 @@ class InferenceRequest(BaseModel):
         default=None, description="The portfolio's weights now: by symbol incl. CASH (symbols left out "
         "hold 0), or N + 1 numbers in the model's symbol order then CASH. Non-negative, finite, summing "
         "to 1 (±1e-6). Default: 100% CASH.")
+    symbols: list[str] | None = Field(
+        default=None, max_length=1000, description="Universal models (universal_s<N>) only: trade just these "
+        "symbols of the data, in this order (a universe change without retraining; at most N). Default: "
+        "every symbol of the data.")
 
 
 class WeightsResponse(BaseModel):
@@ -54,6 +58,9 @@ class DecisionResponse(WeightsResponse):
         default=None, description="Auxiliary return predictions of the model's aux heads: horizon "
         "('1w', '4w') -> symbol -> predicted simple return over that horizon; null when the served "
         "model has no aux heads (or the fallback is served).")
+    advisors: dict[str, float] | None = Field(
+        default=None, description="A universal model's advisor mixture of this decision: advisor -> weight "
+        "(sums to 1); null for other models and the fallback.")
 
 
 class TrainRequest(BaseModel):
@@ -137,6 +144,16 @@ class CheckView(BaseModel):
     required: bool
 
 
+class PaperHealth(BaseModel):
+    """The paper-trading loop (``sacfolio paper``) as its ledger shows it."""
+
+    running: bool
+    last_bar: str | None = None
+    lag_seconds: float | None = None
+    source: str | None = None
+    error: str | None = None
+
+
 class HealthResponse(BaseModel):
     """Is the service serving what it should (``sac_enabled`` / ``sac_loaded``)?"""
 
@@ -147,6 +164,7 @@ class HealthResponse(BaseModel):
     torch: str
     checks: list[CheckView]
     registry: str
+    paper: PaperHealth | None = None
 
 
 class StatusResponse(BaseModel):

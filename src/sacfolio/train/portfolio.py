@@ -25,7 +25,8 @@ from sacfolio.env.layout import ObservationLayout
 from sacfolio.exceptions import ConfigError, EvaluationWindowError
 from sacfolio.features.blocks import FeatureSet
 from sacfolio.features.scaler import FeatureScaler
-from sacfolio.features.variants import FeatureSources, build_features
+from sacfolio.features.variants import (UNIVERSAL_VARIANT, FeatureSources, build_features, max_symbols_of,
+                                       variant_of_model)
 from sacfolio.model.bundle import ModelBundle, member_seed
 from sacfolio.train.callbacks import Callback
 from sacfolio.train.loop import TrainResult
@@ -172,6 +173,15 @@ def train_model(
     _check_span(panel, train_start, train_stop, env_config)
     if algo not in ALGORITHMS:
         raise ConfigError(f"unknown algorithm {algo!r}; choose from {list(ALGORITHMS)}")
+    if variant_of_model(variant) == UNIVERSAL_VARIANT:  # the slot transformer: same SAC, its own env
+        from sacfolio.train.universal import train_universal
+
+        return train_universal(panel, train_stop=train_stop, train_start=train_start, env_config=env_config,
+                               max_symbols=max_symbols_of(variant),
+                               sac_config=sac_config, steps=steps, seed=seed, init=init, scaler=scaler,
+                               features=features, algo=algo, sources=sources, callbacks=callbacks,
+                               progress=progress, log_dir=log_dir, description=description,
+                               diagnostic_dir=diagnostic_dir)
     raw = features if features is not None else build_features(panel, variant, sources=sources,
                                                                 progress=progress)
     if scaler is None:

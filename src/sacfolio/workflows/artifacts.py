@@ -65,7 +65,17 @@ def trained_from_artifacts(artifacts: ModelArtifacts) -> TrainedModel:
         absent = [n for n in names if n not in artifacts.tensors]
         if absent:
             raise CorruptArtifactError(f"version {artifacts.version} lacks {absent} of ensemble member {k}")
-        learner = SAC(layout.obs_dim, layout.act_dim, config=sac_config)
+        learner = _universal_learner(bundle, sac_config) if hasattr(bundle, "slot_layout") else \
+            SAC(layout.obs_dim, layout.act_dim, config=sac_config)
         learner.load_state_dicts({f: artifacts.tensors[n] for n, f in names.items()})
         singles.append(TrainedModel(learner=learner, bundle=bundle, sac_config=sac_config))
     return TrainedModel.ensemble(singles)
+
+
+def _universal_learner(bundle: ModelBundle, sac_config: SACConfig) -> SAC:
+    """An empty SAC learner with a universal bundle's slot actor and critics."""
+    from sacfolio.agents.universal_critic import UniversalModules
+
+    layout = bundle.slot_layout  # type: ignore[attr-defined]
+    modules = UniversalModules(layout=layout, spec=bundle.spec, config=bundle.universal)  # type: ignore[attr-defined]
+    return SAC(layout.obs_dim, layout.act_dim, config=sac_config, modules=modules)

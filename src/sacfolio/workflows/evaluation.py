@@ -22,7 +22,8 @@ from sacfolio.evaluate.report import ReportPaths, write_report
 from sacfolio.evaluate.results import WalkForwardResult
 from sacfolio.evaluate.walkforward import AGENT, WalkForwardConfig
 from sacfolio.exceptions import ConfigError
-from sacfolio.features.variants import FORECAST_VARIANTS, VARIANTS, FeatureSources, check_variant, default_cache_dir
+from sacfolio.features.variants import (DEFAULT_MAX_SYMBOLS, FORECAST_VARIANTS, UNIVERSAL_VARIANT, VARIANTS,
+                                       FeatureSources, check_variant, default_cache_dir)
 from sacfolio.registry.decision import PromotionDecision
 from sacfolio.registry.registry import Registry
 from sacfolio.strategies import STRATEGIES
@@ -92,9 +93,10 @@ class EvaluationRequest:
     @property
     def model_name(self) -> str:
         """The registry name a model of this run is saved under."""
+        base = f"{self.variant}_s{DEFAULT_MAX_SYMBOLS}" if self.variant == UNIVERSAL_VARIANT else self.variant
         if self.market is not None:
-            return f"{self.variant}_{self.market}"
-        return self.variant + (SYNTHETIC_SUFFIX if self.synthetic else "")
+            return f"{base}_{self.market}"
+        return base + (SYNTHETIC_SUFFIX if self.synthetic else "")
 
 
 @dataclass(frozen=True, kw_only=True)

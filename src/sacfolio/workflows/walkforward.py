@@ -22,7 +22,7 @@ from sacfolio.evaluate.results import BacktestResult, Fold, WalkForwardResult
 from sacfolio.evaluate.walkforward import (AGENT, TrainingTask, WalkForwardConfig, WalkForwardPlan,
                                            backtest_model, plan_walk_forward)
 from sacfolio.features.blocks import FeatureSet
-from sacfolio.features.variants import FeatureSources, build_features
+from sacfolio.features.variants import UNIVERSAL_VARIANT, FeatureSources, build_features
 from sacfolio.strategies import make_strategies
 from sacfolio.strategies.base import Strategy
 from sacfolio.train.portfolio import PORTFOLIO_SAC, TrainedModel, train_model
@@ -157,6 +157,10 @@ def run_walk_forward(
     model = models[AGENT][-1]
     info = _run_info(plan, raw, sources, env_config, sac_config, done, model, baseline_seconds, panel)
     info["baseline_fallbacks"] = {n: int(getattr(s, "fallbacks", 0)) for n, s in strategies.items()}
+    if config.variant == UNIVERSAL_VARIANT:  # advisor mixtures, the universe-change backtests
+        from sacfolio.workflows.universal import universal_record
+
+        info.update(universal_record(models[AGENT], panel, plan.folds, raw))
     wf = WalkForwardResult(symbols=panel.symbols, folds=plan.folds,
                            results={k: tuple(v) for k, v in results.items()}, info=info, members=members)
     return wf, model

@@ -11,6 +11,7 @@ from typing import Any
 from sacfolio.evaluate.bootstrap import Interval, verdict
 from sacfolio.evaluate.metrics import CONVENTIONS, Metrics
 from sacfolio.evaluate.report.columns import BENCHMARK, CEILING_PREFIX, COLUMNS, format_value
+from sacfolio.evaluate.report.advisors import advisors_html
 
 __all__ = ["forecast_quality_html", "metrics_table_html", "report_html"]
 
@@ -73,7 +74,7 @@ def report_html(title: str, doc: dict[str, Any], figures: list[tuple[str, Any]],
 backtested with the same env and cost code as training; weights are targets chosen at each
 decision close (exported in weights.csv). The hindsight strategy reads the coming week's prices:
 it is a ceiling, not a strategy (hidden in the charts until clicked in the legend).</p>
-{forecast_quality_html(doc["info"])}<h2>Run settings</h2><pre>{info}</pre>
+{forecast_quality_html(doc["info"])}{advisors_html(doc["info"])}<h2>Run settings</h2><pre>{info}</pre>
 </body></html>
 """
 

@@ -118,7 +118,7 @@ def _allocation(service, name: str) -> dict[str, Any]:
     except SacfolioError as exc:
         return {"error": str(exc)}
     return {"weights": d.weights, "version": d.version, "as_of": d.as_of.isoformat(),
-            "source": d.source, "reason": d.reason}
+            "source": d.source, "reason": d.reason, "advisors": d.advisors}
 
 
 def _training_health(service, name: str) -> dict[str, Any] | None:

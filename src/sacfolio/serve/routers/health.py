@@ -9,6 +9,7 @@ from sacfolio.diagnostics.doctor import failed, run_checks
 from sacfolio.exceptions import SacfolioError
 from sacfolio.serve.deps import ServiceDep
 from sacfolio.serve.models import CheckView, GateNote, HealthResponse, ModelHealth
+from sacfolio.serve.routers.paper import paper_health
 from sacfolio.serve.service import Service
 
 __all__ = ["router", "model_health"]
@@ -64,4 +65,4 @@ def health(service: ServiceDep) -> HealthResponse:
         status="ok" if ok else "degraded", sac_enabled=bool(models),
         sac_loaded=any(m.loaded for m in models.values()), models=models, torch=torch.__version__,
         checks=[CheckView(name=c.name, ok=c.ok, detail=c.detail, fix=c.fix, required=c.required) for c in checks],
-        registry=service.registry.root)
+        registry=service.registry.root, paper=paper_health(service.settings))

@@ -34,7 +34,7 @@ def inference(model: ModelPath, service: ServiceDep, body: RequestBody = None) -
     service.check_model(model)
     body = body or InferenceRequest()
     d = decide(service.cache, model, as_of=body.as_of, current_weights=body.current_weights,
-               fallback=service.settings.fallback_weights)
+               fallback=service.settings.fallback_weights, symbols=body.symbols)
     return WeightsResponse(model=model, weights=d.weights, version=d.version, as_of=d.as_of,
                            source=d.source, reason=d.reason)
 
@@ -46,6 +46,6 @@ def decision(model: ModelPath, service: ServiceDep, body: RequestBody = None) ->
     service.check_model(model)
     body = body or InferenceRequest()
     d = decide(service.cache, model, as_of=body.as_of, current_weights=body.current_weights,
-               fallback=service.settings.fallback_weights, with_aux=True)
+               fallback=service.settings.fallback_weights, with_aux=True, symbols=body.symbols)
     return DecisionResponse(model=model, weights=d.weights, version=d.version, as_of=d.as_of,
-                            source=d.source, reason=d.reason, aux=d.aux)
+                            source=d.source, reason=d.reason, aux=d.aux, advisors=d.advisors)

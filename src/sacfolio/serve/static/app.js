@@ -47,6 +47,18 @@ function renderAllocation(model) {
   }, { displayModeBar: false, responsive: true });
 }
 
+function renderAdvisors(models) {
+  const mixed = models.filter((m) => m.allocation && m.allocation.advisors);
+  document.getElementById("advisors-section").hidden = mixed.length === 0;
+  if (!mixed.length) return;
+  Plotly.react("advisors-chart", mixed.map((m) => ({
+    type: "bar", name: m.name, x: Object.keys(m.allocation.advisors), y: Object.values(m.allocation.advisors),
+    hovertemplate: m.name + " %{x}: %{y:.1%}<extra></extra>",
+  })), {
+    barmode: "group", margin: { t: 10, r: 10, b: 70, l: 50 }, yaxis: { tickformat: ".0%", title: "mixture weight" },
+  }, { displayModeBar: false, responsive: true });
+}
+
 function renderEvaluation(ev) {
   const msg = document.getElementById("evaluation-message");
   if (!ev || !ev.equity) {
@@ -88,6 +100,7 @@ async function refresh() {
     delay = data.refresh_seconds;
     renderModels(data.models);
     if (data.models.length) renderAllocation(data.models[0]);
+    renderAdvisors(data.models);
     renderEvaluation(data.evaluation);
     renderJobs(data.jobs, data.schedule);
     const d = data.data;
@@ -101,3 +114,68 @@ async function refresh() {
 }
 
 refresh();
+
+// ---- paper trading panel: /paper/status, /paper/allocations, /paper/trades, every 2 s ----
+const fmtMoney = (x) => (x === null || x === undefined ? "–" : x.toLocaleString(undefined, { maximumFractionDigits: 2 }));
+
+function renderPaperStatus(s) {
+  const sac = document.getElementById("paper-sac");
+  const model = s.source === "model";
+  sac.textContent = s.exists ? (model ? "SAC active" : "fallback") : "no session";
+  sac.className = "badge " + (model ? "loaded" : "fallback");
+  document.getElementById("paper-sac-reason").textContent = s.exists
+    ? (model ? "meta-controller " : "static weights: ") + (s.reason || "")
+    : "no paper ledger at " + s.ledger + " (run `sacfolio paper`)";
+  document.getElementById("paper-running").textContent = s.exists
+    ? (s.running ? "running" : "stopped") + (s.lag_seconds === null ? "" : ", last bar " + s.lag_seconds.toFixed(1) + " s ago") : "";
+  document.getElementById("paper-nav").textContent = fmtMoney(s.nav);
+  document.getElementById("paper-margin").textContent = fmtMoney(s.margin_used);
+  document.getElementById("paper-value").textContent = fmtMoney(s.position_value);
+  document.getElementById("paper-costs").textContent = fmtMoney(s.costs);
+  document.getElementById("paper-bars").textContent = String(s.bars);
+  document.getElementById("paper-last-bar").textContent = s.last_bar || "–";
+}
+
+function renderPaperAllocations(a) {
+  const x = a.rows.map((r) => r.time);
+  Plotly.react("paper-allocation-chart", a.strategies.map((name) => ({
+    type: "scatter", mode: "lines", stackgroup: "one", name, x, y: a.rows.map((r) => r.shares[name] || 0),
+    line: { width: 0.5 }, hovertemplate: name + " %{y:.1%}<extra></extra>",
+  })), {
+    margin: { t: 10, r: 10, b: 40, l: 50 }, yaxis: { tickformat: ".0%", title: "allocation", range: [0, 1] },
+  }, { displayModeBar: false, responsive: true });
+}
+
+function renderPaperTrades(trades) {
+  const body = document.querySelector("#paper-trades tbody");
+  body.replaceChildren(...trades.map((t) => el("tr", {},
+    el("td", {}, t.time), el("td", {}, t.instrument), el("td", {}, t.units.toFixed(2)), el("td", {}, t.price.toFixed(2)),
+    el("td", {}, t.cost.toFixed(2)),
+    el("td", { class: "strategies" }, paperOwners(t.strategies)))));
+}
+
+function paperOwners(owners) {  // shares under 0.1% (rebalancing dust) are counted, not listed
+  const shown = owners.filter((o) => o.share >= 0.001);
+  const rest = owners.length - shown.length;
+  return shown.map((o) => o.strategy + " " + (100 * o.share).toFixed(o.share < 0.1 ? 1 : 0) + "%").join(", ")
+    + (rest ? ` (+${rest} under 0.1%)` : "");
+}
+
+async function refreshPaper() {
+  try {
+    const status = await (await fetch("/paper/status", { cache: "no-store" })).json();
+    renderPaperStatus(status);
+    if (status.exists) {
+      const [alloc, trades] = await Promise.all([
+        fetch("/paper/allocations?limit=390", { cache: "no-store" }).then((r) => r.json()),
+        fetch("/paper/trades?limit=15", { cache: "no-store" }).then((r) => r.json())]);
+      renderPaperAllocations(alloc);
+      renderPaperTrades(trades);
+    }
+  } catch (err) {
+    document.getElementById("paper-running").textContent = "refresh failed: " + err.message;
+  }
+  setTimeout(refreshPaper, 2000);
+}
+
+refreshPaper();
