@@ -13,7 +13,9 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e '.[dev,ray]'
+	$(PY) -m pip install -q -e '.[dev]'
+	# Ray on its own: resolved together with moto/s3fs, pip backtracks through boto versions for >15 min
+	$(PY) -m pip install -q -e '.[ray]'
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -15,7 +15,6 @@ import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from skfolio.measures import expected_max_sharpe_ratio, probabilistic_sharpe_ratio
 from scipy import stats
 
 __all__ = ["SharpeConfidence", "sharpe_confidence"]
@@ -57,6 +56,10 @@ def sharpe_confidence(returns: np.ndarray, benchmark_returns: np.ndarray, *, n_t
     ``sqrt((1 - skew SR + (kurtosis - 1) / 4 SR^2) / (T - 1))``; with ``n_trials = 1``
     the DSR equals the PSR against 0.
     """
+    # imported here: skfolio (and cvxpy behind it) is ~150 MiB that every CLI and serve
+    # process would otherwise load through evaluate/__init__
+    from skfolio.measures import expected_max_sharpe_ratio, probabilistic_sharpe_ratio
+
     r = np.asarray(returns, dtype=np.float64)
     b = np.asarray(benchmark_returns, dtype=np.float64)
     if r.shape != b.shape or r.ndim != 1 or len(r) < 3:
