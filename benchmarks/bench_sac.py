@@ -7,8 +7,11 @@ steps, one gradient update per env step, Adam weight decay 1e-4 on the networks
 and no gradient clipping (SB3 has none) — one torch thread each, runs interleaved
 so both see the same machine load. Prints env-steps/s by wall clock and by process
 CPU time (steadier on a shared machine) and the sacfolio/SB3 ratio. A third row
-runs sacfolio's default config, which adds gradient-norm clipping at 1.0, and a
-fourth adds the auxiliary return heads (horizons 1 and 4, coefficients 0.01).
+runs sacfolio's default config, which adds gradient-norm clipping at 1.0, a
+fourth adds the auxiliary return heads (horizons 1 and 4, coefficients 0.01), the
+portfolio default's learner (on the hand-derived fast path since the aux heads have
+one), and a fifth runs that same config through autograd (``SAC.use_fast_path = False``),
+the update the fast path replaced.
 Every sacfolio row runs with the default health monitor (a check every 1,000 updates).
 
     .venv/bin/python benchmarks/bench_sac.py --steps 2000 --repeats 3
@@ -27,7 +30,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from sacfolio.agents import SACConfig  # noqa: E402
+from sacfolio.agents import SAC, SACConfig  # noqa: E402
 from sacfolio.data import load_sp500_sample  # noqa: E402
 from sacfolio.env import PortfolioEnv  # noqa: E402
 from sacfolio.train.off_policy import train_sac  # noqa: E402
@@ -50,10 +53,14 @@ def _run_sb3(env: PortfolioEnv, steps: int, seed: int) -> None:
     model.learn(total_timesteps=steps)
 
 
-def _runner(config: SACConfig, aux_returns: np.ndarray | None = None
+def _runner(config: SACConfig, aux_returns: np.ndarray | None = None, fast: bool = True
             ) -> Callable[[PortfolioEnv, int, int], None]:
     def run(env: PortfolioEnv, steps: int, seed: int) -> None:
-        train_sac(env, config=config, total_steps=steps, seed=seed, progress=False, aux_returns=aux_returns)
+        SAC.use_fast_path = fast
+        try:
+            train_sac(env, config=config, total_steps=steps, seed=seed, progress=False, aux_returns=aux_returns)
+        finally:
+            SAC.use_fast_path = True
     return run
 
 
@@ -67,13 +74,14 @@ def main() -> None:
 
     torch.set_num_threads(1)
     torch.set_flush_denormal(True)
+    # aux labels: returns of the same rows the env is built from
+    returns = load_sp500_sample(start=args.start, end=args.end).simple_returns()
     contenders = {
         "sb3": _run_sb3,
         "sacfolio": _runner(SACConfig(grad_clip_norm=None)),
         "sacfolio+clip": _runner(SACConfig()),
-        # aux labels: returns of the same rows the env is built from
-        "sacfolio+aux": _runner(SACConfig(aux=True),
-                                load_sp500_sample(start=args.start, end=args.end).simple_returns()),
+        "sacfolio+aux": _runner(SACConfig(aux=True), returns),
+        "+aux autograd": _runner(SACConfig(aux=True), returns, fast=False),
     }
     env = _make_env(args.start, args.end)
     print(f"env: obs {env.observation_space.shape[0]}, actions {env.action_space.shape[0]}, "

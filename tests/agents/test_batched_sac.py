@@ -11,26 +11,33 @@ from sacfolio.exceptions import ConfigError
 OBS, ACT, SEEDS = 7, 3, (0, 5, 11)
 
 
-def _buffers() -> list[ReplayBuffer]:
+def _buffers(aux: bool = False) -> list[ReplayBuffer]:
     out = []
     for k in range(len(SEEDS)):
         rng = np.random.default_rng(100 + k)
-        buf = ReplayBuffer(OBS, ACT, capacity=150)
+        buf = ReplayBuffer(OBS, ACT, capacity=150, aux_shape=(2, ACT - 1) if aux else None)
         for i in range(150):
             act = rng.uniform(-1, 1, ACT)
-            buf.add(rng.standard_normal(OBS), act, float(act[0] - act[2]), rng.standard_normal(OBS), rng.random() < 0.1)
+            target = rng.normal(0.0, 0.6, (2, ACT - 1)) if aux else None
+            if aux and i % 5 == 0:
+                target[1, i % (ACT - 1)] = np.nan          # unknown labels are masked
+            buf.add(rng.standard_normal(OBS), act, float(act[0] - act[2]), rng.standard_normal(OBS),
+                    rng.random() < 0.1, target)
         out.append(buf)
     return out
 
 
 def _stack(batches: list[ReplayBatch]) -> ReplayBatch:
-    return ReplayBatch(*(torch.stack(f) for f in list(zip(*batches))[:5]))
+    aux = None if batches[0].aux_targets is None else torch.stack([b.aux_targets for b in batches])
+    return ReplayBatch(*(torch.stack(f) for f in list(zip(*batches))[:5]), aux_targets=aux)
 
 
 def _run(config: SACConfig, updates: int, corrupt: int | None = None) -> tuple[BatchedSAC, list[SAC]]:
-    buffers = _buffers()
+    buffers = _buffers(config.aux)
     batched = BatchedSAC(OBS, ACT, seeds=SEEDS, config=config)
     separate = [SAC(OBS, ACT, config=config, seed=s) for s in SEEDS]
+    for sac in separate:
+        sac.use_fast_path = False                    # the reference: autograd
     for step in range(updates):
         batches = [buf.sample(32, g) for buf, g in zip(buffers, batched.generators)]
         if step == corrupt:                          # agent 1 sees a NaN observation: only it skips
@@ -48,7 +55,11 @@ def _run(config: SACConfig, updates: int, corrupt: int | None = None) -> tuple[B
     return batched, separate
 
 
-@pytest.mark.parametrize("config", [SACConfig(), SACConfig(grad_clip_norm=None, tau=0.05)], ids=["clip", "noclip"])
+@pytest.mark.parametrize("config", [
+    SACConfig(), SACConfig(grad_clip_norm=None, tau=0.05),
+    SACConfig(aux=True, reward_scale=100.0),                           # the portfolio default
+    SACConfig(aux=True, aux_shared_trunk=True, aux_clip=0.5, aux_coef_short=0.0, aux_coef_long=0.5),
+], ids=["clip", "noclip", "aux", "aux-shared-one-head"])
 def test_each_agent_follows_its_separate_run(config):
     batched, separate = _run(config, updates=20)
     for k, sac in enumerate(separate):
@@ -71,6 +82,24 @@ def test_a_non_finite_step_skips_only_that_agent():
             torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-5)
 
 
-def test_aux_heads_are_refused():
-    with pytest.raises(ConfigError, match="aux"):
-        BatchedSAC(OBS, ACT, seeds=(0,), config=SACConfig(aux=True))
+def test_explore_draws_each_agents_action_as_its_own_learner():
+    config = SACConfig(aux=True)
+    batched = BatchedSAC(OBS, ACT, seeds=SEEDS, config=config)
+    separate = [SAC(OBS, ACT, config=config, seed=s) for s in SEEDS]
+    obs = torch.randn(len(SEEDS), OBS, generator=torch.Generator().manual_seed(3))
+    got = batched.explore(obs)
+    for k, sac in enumerate(separate):
+        torch.testing.assert_close(got[k], sac.explore(obs[k: k + 1])[0], rtol=1e-6, atol=1e-6)
+        assert torch.equal(batched.generators[k].get_state(), sac.generator.get_state())
+
+
+def test_learners_that_cannot_be_stacked_are_refused():
+    with pytest.raises(ConfigError, match="no seeds"):
+        BatchedSAC(OBS, ACT, seeds=(), config=SACConfig())
+    mixed = [SAC(OBS, ACT, config=SACConfig(), seed=0), SAC(OBS, ACT, config=SACConfig(aux=True), seed=1)]
+    with pytest.raises(ConfigError, match="one config"):
+        BatchedSAC.of(mixed)
+    stepped = SAC(OBS, ACT, config=SACConfig(), seed=0)
+    stepped.update(_buffers()[0].sample(32, stepped.generator))
+    with pytest.raises(ConfigError, match="stepped"):
+        BatchedSAC.of([stepped])

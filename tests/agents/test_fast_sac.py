@@ -5,17 +5,22 @@ import pytest
 import torch
 
 from sacfolio.agents import SAC, ReplayBuffer, SACConfig
+from sacfolio.exceptions import ConfigError
 
 OBS, ACT = 11, 4
 
 
-def _buffer(n: int = 200, seed: int = 0, nan_rewards: int = 0) -> ReplayBuffer:
+def _buffer(n: int = 200, seed: int = 0, nan_rewards: int = 0, aux: bool = False) -> ReplayBuffer:
     rng = np.random.default_rng(seed)
-    buf = ReplayBuffer(OBS, ACT, capacity=n)
+    buf = ReplayBuffer(OBS, ACT, capacity=n, aux_shape=(2, ACT - 1) if aux else None)
     for i in range(n):
         act = rng.uniform(-1, 1, ACT)
         reward = float("nan") if i < nan_rewards else float(act[0] - 0.3 * act[1])
-        buf.add(rng.standard_normal(OBS), act, reward, rng.standard_normal(OBS), rng.random() < 0.1)
+        target = None
+        if aux:   # returns beyond the clip, and unknown (NaN) labels, as the env's last rows have
+            target = rng.normal(0.0, 0.7, (2, ACT - 1))
+            target[1, :] = np.nan if i % 4 == 0 else target[1, :]
+        buf.add(rng.standard_normal(OBS), act, reward, rng.standard_normal(OBS), rng.random() < 0.1, target)
     return buf
 
 
@@ -81,11 +86,45 @@ def test_masked_targets_and_skipped_steps_match_autograd():
         torch.testing.assert_close(p, q, rtol=1e-6, atol=1e-6)
 
 
-def test_trained_aux_heads_take_the_autograd_path():
-    sac = SAC(OBS, ACT, config=SACConfig(aux=True), seed=0, n_assets=ACT - 1)
-    assert not sac.fast_path
-    assert SAC(OBS, ACT, config=SACConfig(aux=True, aux_coef_short=0.0, aux_coef_long=0.0),
-               seed=0, n_assets=ACT - 1).fast_path
+AUX_CONFIGS = [
+    SACConfig(reward_scale=100.0, aux=True),                            # the portfolio default
+    SACConfig(aux=True, aux_shared_trunk=True, aux_clip=0.5),           # the aux loss trains the trunk
+    SACConfig(aux=True, aux_coef_short=0.0, aux_coef_long=0.3, grad_clip_norm=None),   # one head untrained
+]
+
+
+@pytest.mark.parametrize("config", AUX_CONFIGS, ids=["default", "shared-clip", "one-head"])
+def test_aux_heads_one_update_equals_autograd(config):
+    fast, plain = _pair(config)
+    batch = _buffer(aux=True).sample(32, torch.Generator().manual_seed(2))
+    out_fast, out_plain = fast.update(batch), plain.update(batch)
+    assert set(out_fast) == set(out_plain) and "losses/aux" in out_fast
+    for key in out_plain:
+        torch.testing.assert_close(out_fast[key], out_plain[key], rtol=1e-6, atol=1e-6, msg=key)
+    for p, q in zip(fast.actor.parameters(), plain.actor.parameters()):
+        assert (p.grad is None) == (q.grad is None)          # an untrained head gets no gradient at all
+        if q.grad is not None:
+            torch.testing.assert_close(p.grad, q.grad, rtol=1e-6, atol=1e-6)
+    for p, q in zip(_tensors(fast), _tensors(plain)):
+        torch.testing.assert_close(p, q, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("config", AUX_CONFIGS[:2], ids=["default", "shared-clip"])
+def test_aux_heads_fifty_updates_follow_the_autograd_trajectory(config):
+    fast, plain = _pair(config, seed=7)
+    buf = _buffer(seed=4, aux=True)
+    for _ in range(50):
+        fast.update(buf.sample(32, fast.generator))
+        plain.update(buf.sample(32, plain.generator))
+    for p, q in zip(_tensors(fast), _tensors(plain)):
+        torch.testing.assert_close(p, q, rtol=1e-6, atol=1e-6)
+    assert torch.equal(fast.generator.get_state(), plain.generator.get_state())
+
+
+def test_a_batch_without_aux_targets_is_refused_on_the_fast_path():
+    sac = SAC(OBS, ACT, config=SACConfig(aux=True), seed=0)
+    with pytest.raises(ConfigError, match="aux_targets"):
+        sac.update(_buffer().sample(32, sac.generator))
 
 
 def test_explore_samples_like_the_actor_with_the_same_noise():

@@ -18,7 +18,9 @@ from sacfolio.agents.critics import TwinCritic
 from sacfolio.agents.learner import ActorLearner
 from sacfolio.agents.networks import GaussianActor
 from sacfolio.agents.optim import FusedAdam
-from sacfolio.agents.sac_kernels import STAT_KEYS, Layer, SACConstants, SACTensors, sac_losses_and_grads
+from sacfolio.agents.aux import AuxReturnHeads
+from sacfolio.agents.sac_kernels import (AuxHeads, Layer, SACConstants, SACTensors, policy_samples,
+                                         sac_losses_and_grads, stat_keys, trained_aux_targets)
 
 __all__ = ["SAC", "STATE_DICT_FILES"]
 
@@ -202,21 +204,26 @@ class SAC(ActorLearner):
     @property
     def fast_path(self) -> bool:
         """Whether :meth:`update` takes the hand-derived gradients of
-        :mod:`~sacfolio.agents.sac_kernels`: for the standard actor and twin critic
-        without trained aux heads (anything else goes through autograd)."""
+        :mod:`~sacfolio.agents.sac_kernels`: for the standard actor (with or without its
+        aux return heads) and twin critic (anything else goes through autograd)."""
         return (self.use_fast_path and type(self.actor) is GaussianActor and type(self.critic) is TwinCritic
-                and type(self.critic_target) is TwinCritic and not self.aux_objective)
+                and type(self.critic_target) is TwinCritic
+                and (not self.aux_objective or type(self.actor.aux) is AuxReturnHeads))
 
     @torch.no_grad()
     def _losses_and_grads(self, batch: ReplayBatch
                           ) -> tuple[dict[str, torch.Tensor], list[torch.Tensor], list[torch.Tensor]]:
         """:meth:`losses` (values only), the parameters they reach and their gradients."""
         tensors, trained, grads = self._workspace()
+        aux_targets = None
+        if tensors.aux is not None:
+            aux_targets = trained_aux_targets(self.aux_objective, batch.aux_targets).unsqueeze(0)
         noise = torch.randn((2 * batch.obs.shape[0], self.act_dim), generator=self.generator)
         stats = sac_losses_and_grads(
             tensors, batch.obs.unsqueeze(0), batch.actions.unsqueeze(0), batch.rewards.unsqueeze(0),
-            batch.next_obs.unsqueeze(0), batch.dones.unsqueeze(0), noise.unsqueeze(0), self._constants)
-        return dict(zip(STAT_KEYS, stats.view(-1).unbind())), trained, grads
+            batch.next_obs.unsqueeze(0), batch.dones.unsqueeze(0), noise.unsqueeze(0), self._constants,
+            aux_targets)
+        return dict(zip(stat_keys(self.aux_objective.horizons), stats.view(-1).unbind())), trained, grads
 
     @torch.no_grad()
     def explore(self, obs: torch.Tensor) -> torch.Tensor:
@@ -235,15 +242,8 @@ class SAC(ActorLearner):
         """
         if not self.fast_path:
             return self.actor.act(obs, deterministic=False, generator=self.generator)
-        tensors = self._workspace()[0]
-        x = obs.unsqueeze(0)
-        for layer in tensors.trunk:
-            x = torch.baddbmm(layer.b, x, layer.w).relu_()
-        mean = torch.baddbmm(tensors.mean_head.b, x, tensors.mean_head.w)
-        log_std = torch.baddbmm(tensors.log_std_head.b, x, tensors.log_std_head.w).clamp_(
-            self.config.log_std_min, self.config.log_std_max)
-        noise = torch.randn(mean.shape[1:], generator=self.generator)
-        return torch.tanh(mean[0] + log_std[0].exp_() * noise)
+        noise = torch.randn((obs.shape[0], self.act_dim), generator=self.generator)
+        return policy_samples(self._workspace()[0], obs.unsqueeze(0), noise.unsqueeze(0), self._constants)[0]
 
     def _workspace(self) -> tuple[SACTensors, list[torch.Tensor], list[torch.Tensor]]:
         """The kernel's views of the weights and the gradient buffers (built once per set of
@@ -252,7 +252,8 @@ class SAC(ActorLearner):
         if getattr(self, "_workspace_key", None) == key:
             return self._workspace_cache
         policy = self.actor.linears()
-        params = [p for m in policy for p in (m.weight, m.bias)]
+        heads = [self.actor.aux.heads[h] for h in self.aux_objective.heads] if self.aux_objective else []
+        params = [p for m in (*policy, *heads) for p in (m.weight, m.bias)]
         trained = [*self._online, *params, self.log_alpha]
         grads = [torch.zeros_like(p) for p in trained]
         grad_of = {id(p): g for p, g in zip(trained, grads)}
@@ -265,9 +266,12 @@ class SAC(ActorLearner):
             return [Layer(w, w.transpose(1, 2), b, *((grad_of[id(w)], grad_of[id(b)]) if trained else ()))
                     for w, b in module.layer_params()]
 
+        objective = self.aux_objective
+        aux = AuxHeads([linear(m) for m in heads], objective.coefs.tolist(), objective.clip,
+                       objective.shared_trunk) if heads else None
         tensors = SACTensors([linear(m) for m in policy[:-2]], linear(policy[-2]), linear(policy[-1]),
                              critic(self.critic, True), critic(self.critic_target, False),
-                             self.log_alpha.view(1), grad_of[id(self.log_alpha)].view(1))
+                             self.log_alpha.view(1), grad_of[id(self.log_alpha)].view(1), aux)
         self._workspace_key, self._workspace_cache = key, (tensors, trained, grads)
         return self._workspace_cache
 

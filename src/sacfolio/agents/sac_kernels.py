@@ -11,7 +11,10 @@ written out, in a few batched matmuls:
 * both critics run as one batched MLP, on the replay actions and the policy's
   actions stacked, so Q(s, a) and Q(s, pi(s)) cost one ``baddbmm`` per layer;
 * the backward of those passes reuses the forward activations; critic weight
-  gradients come from the replay rows only, the action gradient from the policy rows.
+  gradients come from the replay rows only, the action gradient from the policy rows;
+* the auxiliary return heads (:mod:`sacfolio.agents.aux`), when trained, read the
+  trunk's features of the replay rows; their masked MSE's gradient reaches the heads
+  and, with ``aux_shared_trunk``, the trunk.
 
 Everything carries a leading group axis of K agents (K = 1 for one learner), so
 :mod:`sacfolio.agents.batched` trains K agents with the same code. An equality test
@@ -24,17 +27,27 @@ Applications" (2018), arXiv:1812.05905.
 
 from __future__ import annotations
 
-from typing import NamedTuple, Sequence
+from typing import Any, NamedTuple, Sequence
 
 import torch
 
 from sacfolio.agents.networks import squashed_gaussian_log_prob
+from sacfolio.exceptions import ConfigError
 
-__all__ = ["STAT_KEYS", "Layer", "SACConstants", "SACTensors", "critic_forward", "sac_losses_and_grads"]
+__all__ = ["STAT_KEYS", "AuxHeads", "Layer", "SACConstants", "SACTensors", "critic_forward", "policy_samples",
+           "sac_losses_and_grads", "stat_keys", "trained_aux_targets"]
 
 STAT_KEYS = ("losses/critic", "losses/actor", "losses/alpha", "charts/alpha", "charts/entropy",
              "charts/q_mean", "charts/nonfinite_targets")
 """The rows of :func:`sac_losses_and_grads`' statistics: :meth:`SAC.losses`' keys without aux."""
+
+
+def stat_keys(horizons: Sequence[int] = ()) -> tuple[str, ...]:
+    """The rows of :func:`sac_losses_and_grads`' statistics with trained aux heads of ``horizons``
+    (:meth:`SAC.losses`' keys, in its order)."""
+    if not horizons:
+        return STAT_KEYS
+    return STAT_KEYS + ("losses/aux", *(f"charts/aux_mse_h{h}" for h in horizons), "charts/aux_masked_targets")
 
 _threshold_backward = torch.ops.aten.threshold_backward
 
@@ -65,6 +78,36 @@ class Layer(NamedTuple):
     out_in: bool = False
 
 
+def trained_aux_targets(objective: Any, targets: torch.Tensor | None) -> torch.Tensor:
+    """The targets ``(..., H', N)`` of an :class:`~sacfolio.agents.aux.AuxObjective`'s trained
+    heads, of all heads' ``(..., H, N)``; a :class:`ConfigError` when the batch has none."""
+    if targets is None:
+        raise ConfigError("aux heads are trained but the batch has no aux_targets; build the "
+                          "ReplayBuffer with aux_shape=learner.aux_shape.")
+    return targets if objective.index is None else targets[..., objective.index, :]
+
+
+class AuxHeads(NamedTuple):
+    """The trained aux return heads of K agents (:class:`~sacfolio.agents.aux.AuxObjective`).
+
+    Attributes
+    ----------
+    heads : sequence of Layer
+        One ``(K, in, N)`` layer per trained horizon (G = K), with gradient buffers.
+    coefs : sequence of float
+        Loss weight of each head.
+    clip : float
+        Predictions are ``clip * tanh(.)``; targets are clamped to ``+-clip``.
+    shared_trunk : bool
+        The aux loss trains the actor's trunk too.
+    """
+
+    heads: Sequence[Layer]
+    coefs: Sequence[float]
+    clip: float
+    shared_trunk: bool
+
+
 class SACTensors(NamedTuple):
     """The weights one update reads and the buffers it writes, with a leading axis of K agents.
 
@@ -78,6 +121,8 @@ class SACTensors(NamedTuple):
         critic c at index 2k + c, G = 2K); the target has no gradient buffers.
     log_alpha : Tensor, shape (K,)
     grad_log_alpha : Tensor, shape (K,)
+    aux : AuxHeads or None
+        The trained aux heads; None: no aux loss.
     """
 
     trunk: Sequence[Layer]
@@ -87,6 +132,7 @@ class SACTensors(NamedTuple):
     target: Sequence[Layer]
     log_alpha: torch.Tensor
     grad_log_alpha: torch.Tensor
+    aux: AuxHeads | None = None
 
 
 class SACConstants(NamedTuple):
@@ -142,9 +188,52 @@ def critic_forward(layers: Sequence[Layer], x: torch.Tensor) -> torch.Tensor:
     return _relu_mlp(xg, layers, relu_last=False)[-1].view(k, 2, r)
 
 
+def policy_samples(p: SACTensors, obs: torch.Tensor, noise: torch.Tensor, c: SACConstants) -> torch.Tensor:
+    """Sampled actions ``tanh(mean + std * noise)`` (K, R, act_dim) of K actors for obs (K, R, obs_dim)."""
+    x = obs
+    for layer in p.trunk:
+        x = torch.baddbmm(layer.b, x, layer.w).relu_()
+    mean = torch.baddbmm(p.mean_head.b, x, p.mean_head.w)
+    log_std = torch.baddbmm(p.log_std_head.b, x, p.log_std_head.w).clamp_(c.log_std_min, c.log_std_max)
+    return torch.tanh(mean + log_std.exp_() * noise)
+
+
+def _critic_input_layer(layer: Layer, obs: torch.Tensor, actions: torch.Tensor
+                        ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Both critics' first layer, ReLU'd, on ``[obs, a]`` for the B replay actions and the B policy
+    actions of the same states (``actions`` (K, 2B, act_dim), replay rows first): the obs part
+    ``obs @ W_obs + b`` is computed once for both row sets.
+
+    Returns the obs and actions as the G = 2K critics read them, (2K, B, obs_dim) and
+    (2K, 2B, act_dim), and the layer's output (2K, 2B, hidden).
+    """
+    k, b, o = obs.shape
+    obs2 = obs.unsqueeze(1).expand(k, 2, b, o).reshape(2 * k, b, o)
+    acts2 = actions.unsqueeze(1).expand(k, 2, 2 * b, actions.shape[2]).reshape(2 * k, 2 * b, -1)
+    base = torch.baddbmm(layer.b, obs2, layer.w[:, :o])                       # (2K, B, hidden)
+    out = torch.empty((2 * k, 2 * b, base.shape[2]), dtype=base.dtype)
+    torch.baddbmm(base, acts2[:, :b], layer.w[:, o:], out=out[:, :b])
+    torch.baddbmm(base, acts2[:, b:], layer.w[:, o:], out=out[:, b:])
+    return obs2, acts2, out.relu_()
+
+
+def _critic_input_layer_backward(layer: Layer, d_h: torch.Tensor, h: torch.Tensor, obs2: torch.Tensor,
+                                 acts2: torch.Tensor) -> torch.Tensor:
+    """Write the first layer's weight gradients (replay rows) from ``d_h``, the gradient at its
+    ReLU'd output h (2K, 2B, hidden); return the gradient at the policy rows' actions (2K, B, act_dim)."""
+    b, o = obs2.shape[1], obs2.shape[2]
+    d_pre = _threshold_backward(d_h, h, 0)
+    replay = d_pre[:, :b]
+    grad_w = layer.grad_w
+    torch.bmm(obs2.transpose(1, 2), replay, out=grad_w[:, :o])
+    torch.bmm(acts2[:, :b].transpose(1, 2), replay, out=grad_w[:, o:])
+    torch.sum(replay, 1, keepdim=True, out=layer.grad_b)
+    return torch.bmm(d_pre[:, b:], layer.w_t[:, :, o:])
+
+
 def sac_losses_and_grads(p: SACTensors, obs: torch.Tensor, actions: torch.Tensor, rewards: torch.Tensor,
                          next_obs: torch.Tensor, dones: torch.Tensor, noise: torch.Tensor,
-                         c: SACConstants) -> torch.Tensor:
+                         c: SACConstants, aux_targets: torch.Tensor | None = None) -> torch.Tensor:
     """The losses of :meth:`SAC.losses` for K agents at once; their gradients go to ``p``'s buffers.
 
     Parameters
@@ -157,12 +246,16 @@ def sac_losses_and_grads(p: SACTensors, obs: torch.Tensor, actions: torch.Tensor
     noise : Tensor, shape (K, 2B, act_dim)
         The standard normal draw of the policy samples (``obs`` rows first).
     c : SACConstants
+    aux_targets : Tensor, shape (K, B, H', N), optional
+        Realized returns of the H' trained aux horizons (NaN: unknown, masked); required
+        when ``p.aux`` is set.
 
     Returns
     -------
-    Tensor, shape (7, K)
+    Tensor, shape (7, K), or (9 + H', K) with aux heads
         Rows: the critic, actor and alpha losses, alpha, the entropy, the mean Q and the
-        number of masked (non-finite) targets (:data:`STAT_KEYS`).
+        number of masked (non-finite) targets (:data:`STAT_KEYS`); then the aux loss,
+        each head's MSE and the number of masked aux targets (:func:`stat_keys`).
     """
     k, b = obs.shape[:2]
     alpha = p.log_alpha.exp().view(k, 1)
@@ -187,9 +280,8 @@ def sac_losses_and_grads(p: SACTensors, obs: torch.Tensor, actions: torch.Tensor
 
     # Q(s, a) on the replay rows and Q(s, pi(s)) on the policy rows, one pass (eq. 5 and 7).
     action_pi, log_prob_pi = action[:, :b], log_prob[:, :b]
-    x = torch.cat((torch.cat((obs, actions), 2), torch.cat((obs, action_pi), 2)), 1)
-    c_acts = _relu_mlp(x.unsqueeze(1).expand(k, 2, 2 * b, x.shape[2]).reshape(2 * k, 2 * b, x.shape[2]),
-                       p.critic, relu_last=False)
+    obs2, acts2, h1 = _critic_input_layer(p.critic[0], obs, torch.cat((actions, action_pi), 1))
+    c_acts = _relu_mlp(h1, p.critic[1:], relu_last=False)
     q_all = c_acts[-1].view(k, 2, 2 * b)
     q, q_pi_each = q_all[..., :b], q_all[..., b:]
     diff = q - target.unsqueeze(1)
@@ -205,23 +297,60 @@ def sac_losses_and_grads(p: SACTensors, obs: torch.Tensor, actions: torch.Tensor
     tie = (q_pi_each == q_pi.unsqueeze(1)).to(q.dtype)               # amin's gradient is split on ties
     d_q_pi = tie.div_(tie.sum(1, keepdim=True)).mul_(-1.0 / b)
     d_q = torch.cat((diff * weight.unsqueeze(1), d_q_pi), 2).view(2 * k, 2 * b, 1)
-    d_first = _relu_mlp_backward(d_q, c_acts, p.critic, relu_last=False, rows=b)
-    w_act = p.critic[0].w_t[:, :, obs.shape[2]:]                      # (2K, hidden, act_dim)
-    d_action = torch.bmm(d_first[:, b:], w_act).view(k, 2, b, -1).sum(1)
-    _actor_backward(p, acts, action_pi, std_noise[:, :b], log_std_raw[:, :b], d_action, alpha / b, c)
+    d_h1 = torch.bmm(_relu_mlp_backward(d_q, c_acts, p.critic[1:], relu_last=False, rows=b), p.critic[1].w_t)
+    d_action = _critic_input_layer_backward(p.critic[0], d_h1, h1, obs2, acts2).view(k, 2, b, -1).sum(1)
+    d_feat_aux = None
+    if p.aux is not None:     # 4. aux return heads: masked MSE on the trunk's replay-row features
+        aux_stats, d_feat_aux = _aux_losses_and_grads(p.aux, feat[:, :b], aux_targets)
+        stats = torch.cat((stats, aux_stats))
+    _actor_backward(p, acts, action_pi, std_noise[:, :b], log_std_raw[:, :b], d_action, alpha / b, c, d_feat_aux)
     p.grad_log_alpha.copy_(stats[2])          # d/dlog_alpha of -mean(alpha c) is -mean(alpha c)
     return stats
 
 
+def _aux_losses_and_grads(aux: AuxHeads, feat: torch.Tensor, targets: torch.Tensor | None
+                          ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """:func:`~sacfolio.agents.aux.aux_losses` of K agents; the heads' gradients go to their buffers.
+
+    ``feat`` (K, B, hidden) are the trunk's features, ``targets`` (K, B, H', N). Returns
+    the statistic rows (loss, each head's MSE, masked count; shape (2 + H', K)) and the
+    loss's gradient at ``feat`` (None unless ``shared_trunk``). With ``pred = clip tanh(z)``:
+    d loss / d z = coef * 2 (pred - target) * mask / count * clip (1 - tanh(z)^2).
+    """
+    if targets is None:
+        raise ValueError("aux heads are trained but no aux targets were given")
+    weight = torch.isfinite(targets).float()
+    clean = targets.nan_to_num(0.0, 0.0, 0.0).clamp_(-aux.clip, aux.clip)
+    count = weight.sum((1, 3))                                                # (K, H')
+    denom = count.clamp(min=1.0)
+    mses, d_feat = [], None
+    for h, (head, coef) in enumerate(zip(aux.heads, aux.coefs)):
+        squashed = torch.tanh(torch.baddbmm(head.b, feat, head.w))           # (K, B, N)
+        pred = squashed if aux.clip == 1.0 else squashed * aux.clip
+        diff = pred - clean[:, :, h]
+        mses.append(diff.square().mul_(weight[:, :, h]).sum((1, 2)) / denom[:, h])
+        scale = (2.0 * coef * aux.clip) / denom[:, h].view(-1, 1, 1)
+        d_z = diff.mul_(weight[:, :, h]).mul_(scale).mul_(1.0 - squashed.square())
+        torch.bmm(d_z.transpose(1, 2), feat, out=head.grad_w)
+        torch.sum(d_z, 1, keepdim=True, out=head.grad_b)
+        if aux.shared_trunk:
+            d_feat = torch.bmm(d_z, head.w_t) if d_feat is None else d_feat.baddbmm_(d_z, head.w_t)
+    mse = torch.stack(mses)                                                    # (H', K)
+    coefs = torch.tensor(list(aux.coefs), dtype=mse.dtype).view(-1, 1)
+    masked = weight[0].numel() - count.sum(1)
+    return torch.cat(((mse * coefs).sum(0, keepdim=True), mse, masked.view(1, -1))), d_feat
+
+
 def _actor_backward(p: SACTensors, acts: Sequence[torch.Tensor], action: torch.Tensor, std_noise: torch.Tensor,
                     log_std_raw: torch.Tensor, d_action: torch.Tensor, d_log_prob: torch.Tensor,
-                    c: SACConstants) -> None:
+                    c: SACConstants, d_feat_aux: torch.Tensor | None = None) -> None:
     """Write the gradients of the actor loss w.r.t. the actor's layers, from the policy rows.
 
     ``d_action`` (K, B, A) is the loss's gradient at ``tanh(u)`` through the critics,
     ``d_log_prob`` (K, 1) its gradient at ``log pi`` (alpha / B). With ``a = tanh(u)``
     and ``u = mean + std * noise`` (eq. 26): d log pi / du = 2 tanh(u) and
-    d log pi / d log std = -1 at fixed noise.
+    d log pi / d log std = -1 at fixed noise. ``d_feat_aux`` (K, B, hidden): the aux
+    loss's gradient at the trunk's features, added when the heads share the trunk.
     """
     b = action.shape[1]
     d_log_prob = d_log_prob.unsqueeze(-1)
@@ -231,6 +360,8 @@ def _actor_backward(p: SACTensors, acts: Sequence[torch.Tensor], action: torch.T
     feat = acts[-1][:, :b]
     mean_head, log_std_head = p.mean_head, p.log_std_head
     d_feat = torch.baddbmm(torch.bmm(d_pre, mean_head.w_t), d_log_std, log_std_head.w_t)
+    if d_feat_aux is not None:
+        d_feat += d_feat_aux
     for head, grad in ((mean_head, d_pre), (log_std_head, d_log_std)):
         torch.bmm(grad.transpose(1, 2), feat, out=head.grad_w)
         torch.sum(grad, 1, keepdim=True, out=head.grad_b)

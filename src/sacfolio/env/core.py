@@ -129,7 +129,10 @@ class PortfolioCore:
         self.available = available
         self.returns = returns.copy()
         self.returns.flags.writeable = False  # (T, N) simple returns; the trainer's aux labels
-        self._feat = np.ascontiguousarray(features.reshape(T, -1), dtype=np.float32)
+        # observation rows: features[t].ravel() and room for the weights (one gather per step)
+        self._obs_rows = np.zeros((T, self.obs_dim), dtype=np.float32)
+        self._obs_rows[:, : N * self.n_features] = features.reshape(T, -1)
+        self._feat = self._obs_rows[:, : N * self.n_features]
         # per-row tables so a step only gathers rows: growth 1 + r with CASH growth 1,
         # 0/1 softmax mask, the feasible sets of the projection
         self._growth = asset_growth(returns)
@@ -149,6 +152,7 @@ class PortfolioCore:
         self._books = self._open_books(config, panel, (T, N))
         self._t = np.zeros(0, dtype=np.int64)
         self._stop = np.zeros(0, dtype=np.int64)
+        self._left = 0  # min(stop - t): steps until the first portfolio's episode ends
         self._w = np.zeros((0, N + 1))
         self._wb = np.zeros((0, N + 1))  # the benchmark portfolios of the excess reward
 
@@ -209,8 +213,7 @@ class PortfolioCore:
 
     def observe(self) -> np.ndarray:
         """Observations at the current rows, float32 of shape (B, obs_dim)."""
-        obs = np.empty((len(self._t), self.obs_dim), dtype=np.float32)
-        obs[:, : self._feat.shape[1]] = self._feat[self._t]
+        obs = self._obs_rows.take(self._t, axis=0)
         obs[:, self._feat.shape[1]:] = self._w
         return obs
 
@@ -279,6 +282,7 @@ class PortfolioCore:
                 raise ValueError(f"which must be a ({len(self._t)},) mask with {len(start)} True entries")
             self._t[which], self._stop[which], self._w[which] = start, stop, cash
             self._wb[which] = cash
+        self._left = int((self._stop - self._t).min()) if len(self._t) else 0
         return self.observe()
 
     # ------------------------------------------------------------------ step
@@ -306,7 +310,7 @@ class PortfolioCore:
             point = residual_point(action, self.benchmark[t], self._open[t, :-1], self.config.tilt)
             target = self._feasible.nearest(point, t)
         else:
-            soft = masked_softmax(action, self.config.logit_scale, self._open[t])
+            soft = masked_softmax(action, self.config.logit_scale, self._feasible.tradable(t))
             target = self._feasible.project(soft, t)
         return self._advance(t, self._execute(target, self._w, t))
 
@@ -355,10 +359,9 @@ class PortfolioCore:
         return execute(target, drifted, self._cap[rows], self.config.rules.cash_floor, execution)
 
     def _check_running(self) -> np.ndarray:
-        t = self._t
-        if len(t) == 0 or (t >= self._stop).any():
+        if self._left <= 0:  # also before any reset: no portfolios
             raise RuntimeError("step() on a finished or never started episode: call reset() first")
-        return t
+        return self._t
 
     def _advance(self, t: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, StepInfo]:
         fill, split = self._fill(0, target, self._w, t)
@@ -371,6 +374,7 @@ class PortfolioCore:
             reward = log_return(fill.growth)
         self._w = fill.drifted
         self._t = t + 1
+        self._left -= 1
         obs = self.observe()
         info: StepInfo = {"turnover": fill.turnover, "cost": fill.cost, "net_return": fill.growth - 1.0,
                           "weights": target, "t": t}
@@ -382,7 +386,7 @@ class PortfolioCore:
               t: np.ndarray) -> tuple[Rebalance, dict[str, np.ndarray] | None]:
         """One period of the agent's (``which=0``) or the benchmark's (1) portfolios."""
         if self._books is None:
-            return rebalance(target, drifted, self._growth[t + 1], self._cost_rate), None
+            return rebalance(target, drifted, self._growth.take(t + 1, axis=0), self._cost_rate), None
         step = self._books[which].trade(target, t)
         fill = Rebalance(turnover(target, drifted), step.spread + step.commission, step.growth, step.drifted)
         return fill, {"spread": step.spread, "commission": step.commission, "financing": step.financing}

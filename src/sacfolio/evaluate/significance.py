@@ -15,7 +15,6 @@ import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from scipy import stats
 
 __all__ = ["SharpeConfidence", "sharpe_confidence"]
 
@@ -58,6 +57,7 @@ def sharpe_confidence(returns: np.ndarray, benchmark_returns: np.ndarray, *, n_t
     """
     # imported here: skfolio (and cvxpy behind it) is ~150 MiB that every CLI and serve
     # process would otherwise load through evaluate/__init__
+    from scipy import stats  # lazily too: scipy.stats is ~60 MiB that training workers never need
     from skfolio.measures import expected_max_sharpe_ratio, probabilistic_sharpe_ratio
 
     r = np.asarray(returns, dtype=np.float64)

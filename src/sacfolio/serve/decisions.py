@@ -12,9 +12,10 @@ import numpy as np
 from sacfolio.broker.rules import PortfolioRules
 from sacfolio.broker.targets import equal_weights
 from sacfolio.exceptions import ConfigError, ServiceRequestError
-from sacfolio.serve.model_cache import ModelCache
+from sacfolio.serve.market import MarketData
+from sacfolio.serve.model_cache import ModelCache, ServingModel
 
-__all__ = ["CASH", "Decision", "static_weights", "parse_current_weights", "decide"]
+__all__ = ["CASH", "Decision", "static_weights", "parse_current_weights", "decide", "model_decision"]
 
 CASH = "CASH"
 _SUM_TOLERANCE = 1e-6
@@ -131,8 +132,9 @@ def decide(cache: ModelCache, name: str, *, as_of: date | None,
     ``symbols`` trades only those symbols of the data (a universe change: universal
     models only, which also report their advisor mixture).
 
-    The served version decides when one is loaded; otherwise the static fallback is
-    returned with the reason. The request is validated the same way in both cases.
+    The served version decides when one is loaded (:func:`model_decision`); otherwise the
+    static fallback is returned with the reason. The request is validated the same way
+    in both cases.
 
     Raises
     ------
@@ -140,20 +142,36 @@ def decide(cache: ModelCache, name: str, *, as_of: date | None,
         422 for a date outside the data or invalid current weights.
     """
     serving = cache.serving(name)
-    data = serving.data if serving is not None else cache.data.current
+    if serving is not None:
+        return model_decision(serving, as_of=as_of, current_weights=current_weights, with_aux=with_aux,
+                              symbols=symbols)
+    data = cache.data.current
     panel = data.panel
-    t = data.row_for(as_of)
-    universe = _universe(serving, panel, symbols)
-    w = parse_current_weights(current_weights, universe)
+    t, universe, _, row_date = _validated(data, None, as_of, current_weights, symbols)
+    reason = cache.slots[name].fallback_reason(name, cache.registry.root)
+    rules = cache.slots[name].rules or PortfolioRules()  # the last served version's rules
+    target = static_weights(fallback, universe, panel.available[t][[panel.symbols.index(s) for s in universe]],
+                            rules)
+    return Decision(weights=_as_dict([*universe, CASH], target), version=None, as_of=row_date,
+                    source="fallback", reason=reason)
+
+
+def model_decision(serving: ServingModel, *, as_of: date | None,
+                   current_weights: Mapping[str, float] | Sequence[float] | None, with_aux: bool = False,
+                   symbols: Sequence[str] | None = None) -> Decision:
+    """The decision of the loaded version ``serving`` (:func:`decide` without the fallback).
+
+    A pure function of ``serving`` and the arguments: the same request always gets the
+    same decision from the same ``ServingModel``, which is what lets the API cache it.
+
+    Raises
+    ------
+    ServiceRequestError
+        422 for a date outside the data or invalid current weights.
+    """
+    panel = serving.data.panel
+    t, universe, w, row_date = _validated(serving.data, serving, as_of, current_weights, symbols)
     names = [*universe, CASH]
-    row_date = panel.dates[t].astype("datetime64[D]").astype(date)
-    if serving is None:
-        reason = cache.slots[name].fallback_reason(name, cache.registry.root)
-        rules = cache.slots[name].rules or PortfolioRules()  # the last served version's rules
-        target = static_weights(fallback, universe, panel.available[t][[panel.symbols.index(s) for s in universe]],
-                                rules)
-        return Decision(weights=_as_dict(names, target), version=None, as_of=row_date,
-                        source="fallback", reason=reason)
     bundle = serving.bundle
     mixture = None
     if hasattr(bundle, "decide_at"):  # a universal model: any universe of the data, and its advisor mixture
@@ -170,6 +188,16 @@ def decide(cache: ModelCache, name: str, *, as_of: date | None,
     advisors = None if mixture is None else _as_dict(bundle.spec.advisors, mixture)
     return Decision(weights=_as_dict(names, target), version=serving.version, as_of=row_date,
                     source="model", reason=None, aux=aux, advisors=advisors)
+
+
+def _validated(data: MarketData, serving: ServingModel | None, as_of: date | None,
+               current_weights: Mapping[str, float] | Sequence[float] | None,
+               symbols: Sequence[str] | None) -> tuple[int, tuple[str, ...], np.ndarray | None, date]:
+    """(row, universe, current weights, row date) of a request, validated in this order."""
+    t = data.row_for(as_of)
+    universe = _universe(serving, data.panel, symbols)
+    w = parse_current_weights(current_weights, universe)
+    return t, universe, w, data.panel.dates[t].astype("datetime64[D]").astype(date)
 
 
 def _universe(serving, panel, symbols: Sequence[str] | None) -> tuple[str, ...]:

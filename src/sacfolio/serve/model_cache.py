@@ -5,13 +5,17 @@ Every model name has a :class:`ModelSlot`. :meth:`ModelCache.refresh` reads the
 version that fails to load leaves the previous one serving and its error in
 ``/health``; with nothing loaded, inference falls back to static weights. Requests
 only read an immutable :class:`ServingModel` (policy and simulator cached per
-version and data), so they never wait for a load.
+version and data), so they never wait for a load. Each :class:`ServingModel` also
+keeps its answers (:class:`AnswerCache`): a new version or new data is a new
+``ServingModel`` with an empty cache, so a promotion invalidates every answer at once.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections import OrderedDict
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -24,9 +28,49 @@ from sacfolio.model import BUNDLE_FILES, ModelBundle, load_bundle
 from sacfolio.registry import Registry
 from sacfolio.serve.market import DataSource, MarketData
 
-__all__ = ["ServingModel", "ModelSlot", "ModelCache"]
+__all__ = ["AnswerCache", "ServingModel", "ModelSlot", "ModelCache"]
 
 logger = logging.getLogger(__name__)
+
+ANSWERS_PER_VERSION = 1024
+
+
+class AnswerCache:
+    """At most ``size`` serialized answers of one :class:`ServingModel` by request key; the least
+    recently used goes first. Thread-safe (hits are read on the event loop, misses are
+    filled from the thread pool).
+
+    Parameters
+    ----------
+    size : int
+        Most entries kept (>= 1).
+    """
+
+    def __init__(self, size: int = ANSWERS_PER_VERSION) -> None:
+        if size < 1:
+            raise ValueError(f"an answer cache holds at least 1 entry, got size={size}")
+        self.size = size
+        self._entries: OrderedDict[Hashable, bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, key: Hashable) -> bytes | None:
+        """The answer stored under ``key`` (now the most recently used), or None."""
+        with self._lock:
+            value = self._entries.get(key)
+            if value is not None:
+                self._entries.move_to_end(key)
+            return value
+
+    def put(self, key: Hashable, value: bytes) -> None:
+        """Store ``value`` under ``key``, dropping the least recently used entry when full."""
+        with self._lock:
+            self._entries[key] = value
+            self._entries.move_to_end(key)
+            if len(self._entries) > self.size:
+                self._entries.popitem(last=False)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -47,6 +91,8 @@ class ServingModel:
     promoted_at : str or None
         Time of the promotion that made it current (from ``promotions.jsonl``).
     loaded_at : datetime
+    answers : AnswerCache
+        Serialized answers of this version on this data, by request (filled by the API).
     """
 
     name: str
@@ -57,6 +103,7 @@ class ServingModel:
     metadata: dict[str, Any]
     promoted_at: str | None
     loaded_at: datetime
+    answers: AnswerCache = field(default_factory=AnswerCache, compare=False, repr=False)
 
 
 @dataclass(kw_only=True)
@@ -110,12 +157,18 @@ class ModelCache:
     names : list of str
         Model names the service serves.
     data : DataSource
+    answers_per_version : int
+        Size of each loaded version's :class:`AnswerCache`.
     """
 
-    def __init__(self, registry: Registry, names: list[str], data: DataSource) -> None:
+    def __init__(self, registry: Registry, names: list[str], data: DataSource, *,
+                 answers_per_version: int = ANSWERS_PER_VERSION) -> None:
         self.registry = registry
         self.names = list(names)
         self.data = data
+        if answers_per_version < 1:
+            raise ValueError(f"answers_per_version must be >= 1, got {answers_per_version}")
+        self.answers_per_version = answers_per_version
         self.slots: dict[str, ModelSlot] = {n: ModelSlot() for n in self.names}
 
     def serving(self, name: str) -> ServingModel | None:
@@ -178,7 +231,7 @@ class ModelCache:
         return ServingModel(
             name=name, version=version, bundle=bundle, core=bundle.core(data.panel), data=data,
             metadata=dict(artifacts.metadata), promoted_at=_promoted_at(self.registry, name, version),
-            loaded_at=datetime.now(timezone.utc),
+            loaded_at=datetime.now(timezone.utc), answers=AnswerCache(self.answers_per_version),
         )
 
 

@@ -33,7 +33,8 @@ from sacfolio.train.loop import TrainResult
 from sacfolio.train.off_policy import train_sac
 from sacfolio.train.on_policy import train_ppo
 
-__all__ = ["PORTFOLIO_PPO", "PORTFOLIO_SAC", "TrainedModel", "train_model", "training_rows_until"]
+__all__ = ["PORTFOLIO_PPO", "PORTFOLIO_SAC", "TrainedModel", "train_model", "trained_model", "training_envs",
+           "training_rows_until"]
 
 PORTFOLIO_SAC = SACConfig(reward_scale=100.0, aux=True)
 """SAC settings for portfolio training: the learner's defaults, a reward scale of 100 and the
@@ -182,22 +183,43 @@ def train_model(
                                features=features, algo=algo, sources=sources, callbacks=callbacks,
                                progress=progress, log_dir=log_dir, description=description,
                                diagnostic_dir=diagnostic_dir)
+    raw, scaler, (env,) = training_envs(panel, train_start=train_start, train_stop=train_stop, variant=variant,
+                                        env_config=env_config, features=features, scaler=scaler, sources=sources,
+                                        progress=progress)
+    common = dict(total_steps=steps, seed=seed, callbacks=callbacks, progress=progress, log_dir=log_dir,
+                  description=description, diagnostic_dir=diagnostic_dir)
+    result = _fit(env, algo, sac_config if algo == "sac" else ppo_config, init, seed, common)
+    return trained_model(result, algo=algo, sac_config=sac_config, ppo_config=ppo_config, panel=panel, raw=raw,
+                         scaler=scaler, variant=variant, env_config=env_config, sources=sources,
+                         train_window=(train_start, train_stop))
+
+
+def training_envs(panel: MarketPanel, *, train_start: int, train_stop: int, variant: str, env_config: EnvConfig,
+                  features: FeatureSet | None, scaler: FeatureScaler | None, sources: FeatureSources,
+                  progress: bool, count: int = 1) -> tuple[FeatureSet, FeatureScaler, list[PortfolioEnv]]:
+    """The unscaled features, the scaler (fitted on rows ``< train_stop`` unless given) and
+    ``count`` identical training envs over rows ``train_start .. train_stop`` (one per learner)."""
+    _check_span(panel, train_start, train_stop, env_config)
     raw = features if features is not None else build_features(panel, variant, sources=sources,
                                                                 progress=progress)
     if scaler is None:
         scaler = FeatureScaler().fit(raw, stop=train_stop)
     feats = scaler.transform(raw)
-    core = PortfolioCore(panel.simple_returns(), feats.values, panel.available, env_config, training=True,
-                         panel=panel)
-    env = PortfolioEnv(core, span=(train_start, train_stop), symbols=panel.symbols)
-    common = dict(total_steps=steps, seed=seed, callbacks=callbacks, progress=progress, log_dir=log_dir,
-                  description=description, diagnostic_dir=diagnostic_dir)
-    result = _fit(env, algo, sac_config if algo == "sac" else ppo_config, init, seed, common)
+    envs = [PortfolioEnv(PortfolioCore(panel.simple_returns(), feats.values, panel.available, env_config,
+                                       training=True, panel=panel),
+                         span=(train_start, train_stop), symbols=panel.symbols) for _ in range(count)]
+    return raw, scaler, envs
+
+
+def trained_model(result: TrainResult, *, algo: str, sac_config: SACConfig, ppo_config: PPOConfig,
+                  panel: MarketPanel, raw: FeatureSet, scaler: FeatureScaler, variant: str, env_config: EnvConfig,
+                  sources: FeatureSources, train_window: tuple[int, int]) -> TrainedModel:
+    """The :class:`TrainedModel` of a training run on ``panel``'s rows ``train_window``."""
     return TrainedModel.of(
         result.learner, algo=algo, sac_config=sac_config, ppo_config=ppo_config, train_result=result,
         scaler=scaler, variant=variant, layout=ObservationLayout(symbols=panel.symbols, features=raw.names),
         env_config=env_config, sources=sources,
-        train_window=(str(panel.dates[train_start]), str(panel.dates[train_stop])))
+        train_window=(str(panel.dates[train_window[0]]), str(panel.dates[train_window[1]])))
 
 
 def _check_span(panel: MarketPanel, train_start: int, train_stop: int, env_config: EnvConfig) -> None:

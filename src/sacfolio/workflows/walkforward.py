@@ -2,17 +2,24 @@
 baselines through the same broker, and collect the out-of-sample record.
 
 Tasks run one after another here; each carries its own seeds, so running the same
-tasks elsewhere (another process, a cluster) gives the same results.
+tasks elsewhere (another process, a cluster) gives the same results. The K member
+tasks of a seed ensemble that cover the same folds run as one :class:`MemberGroup`
+when their learner can be batched (:func:`~sacfolio.train.ensemble.trains_together`):
+one job trains the K members together and returns each member's own
+:class:`TaskResult`, the one its task alone would give (to float rounding), cached
+under that task's key. With ``workers`` processes a group is split into that many
+parts, so both cores train.
 """
 
 from __future__ import annotations
 
 import functools
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 from sacfolio.agents.config import SACConfig
 from sacfolio.data.panel import MarketPanel
@@ -25,11 +32,12 @@ from sacfolio.features.blocks import FeatureSet
 from sacfolio.features.variants import UNIVERSAL_VARIANT, FeatureSources, build_features
 from sacfolio.strategies import make_strategies
 from sacfolio.strategies.base import Strategy
+from sacfolio.train.ensemble import train_members, trains_together
 from sacfolio.train.portfolio import PORTFOLIO_SAC, TrainedModel, train_model
-from sacfolio.workflows.executors import check_executor, run_tasks
+from sacfolio.workflows.executors import TaskCache, check_executor, run_tasks
 from sacfolio.workflows.task_cache import TaskResultCache, run_fingerprint
 
-__all__ = ["TaskResult", "run_task", "run_walk_forward"]
+__all__ = ["MemberGroup", "TaskResult", "group_members", "run_member_group", "run_task", "run_walk_forward"]
 
 OnFold = Callable[[Fold, TrainedModel], None]
 
@@ -86,6 +94,102 @@ def _training_row(agent: str, fold: Fold, trained: TrainedModel, warm: bool, sec
     }
 
 
+@dataclass(frozen=True)
+class MemberGroup:
+    """Member tasks of one seed ensemble over the same folds (same steps and warm start, their
+    own seeds), run as one job that trains the members together."""
+
+    tasks: tuple[TrainingTask, ...]
+
+
+def group_members(tasks: Sequence[TrainingTask], parts: int = 1) -> list[TrainingTask | MemberGroup]:
+    """``tasks`` with the member tasks of each chain of folds split into ``parts`` groups (one per
+    worker; a part of one member stays a plain task), each at its first member's place in the plan."""
+    chains: dict[tuple, list[TrainingTask]] = {}
+    for task in tasks:
+        chains.setdefault((task.agent, task.folds, task.steps, task.warm_start), []).append(task)
+    out: list[TrainingTask | MemberGroup] = []
+    for task in tasks:
+        chain = chains[(task.agent, task.folds, task.steps, task.warm_start)]
+        if task is not chain[0]:
+            continue
+        n = max(1, min(parts, len(chain)))
+        for part in (chain[i::n] for i in range(n)):
+            out.append(MemberGroup(tuple(part)) if len(part) > 1 else part[0])
+    return out
+
+
+def run_member_group(group: MemberGroup, panel: MarketPanel, features: FeatureSet, *, variant: str,
+                     env_config: EnvConfig, sac_config: SACConfig, sources: FeatureSources, progress: bool,
+                     log_dir: str | Path | None, on_fold: OnFold | None = None) -> list[TaskResult]:
+    """:func:`run_task` of every member task of ``group``, fold by fold, the members trained together.
+
+    Each member's training row records its share of the batch's seconds (its ``wall_seconds``
+    and ``steps_per_second`` are the whole batch's); the rows are otherwise those of
+    :func:`run_task`, so a batched run and a separate one write the same record.
+    """
+    tasks, first = group.tasks, group.tasks[0]
+    outs = [TaskResult(task=task) for task in tasks]
+    previous: list[TrainedModel] | None = None
+    for i, fold in enumerate(first.folds):
+        t0 = time.perf_counter()
+        warm = first.warm_start and previous is not None
+        models = train_members(
+            panel, train_start=fold.train_start, train_stop=fold.train_stop, variant=variant,
+            env_config=env_config, sac_config=sac_config, steps=first.steps[i], seeds=[t.seeds[i] for t in tasks],
+            inits=previous if warm else None, features=features, sources=sources, progress=progress,
+            log_dirs=[None if log_dir is None else Path(_member_dir(log_dir, t.member)) / f"{t.agent}_fold_{fold.label}"
+                      for t in tasks],
+            description=f"{first.agent} fold {fold.label}")
+        share = (time.perf_counter() - t0) / len(tasks)
+        for out, task, model in zip(outs, tasks, models):
+            t1 = time.perf_counter()
+            out.backtests.append(backtest_model(model.bundle, panel, fold, name=task.agent, features=features))
+            out.train_seconds += share
+            out.backtest_seconds += time.perf_counter() - t1
+            out.models.append(model)
+            out.training.append(_training_row(task.agent, fold, model, warm, share, task.member))
+            if on_fold is not None and task.agent == AGENT:
+                on_fold(fold, model)
+        previous = models
+    return outs
+
+
+class _MemberGroupCache:
+    """A task cache seen through member groups: a group is found when every member task is, and
+    saved as its member tasks (so batched and separate runs share entries)."""
+
+    def __init__(self, cache: TaskCache) -> None:
+        self.cache = cache
+        self._members: dict[str, list[str]] = {}
+
+    def key(self, item: TrainingTask | MemberGroup) -> str:
+        if not isinstance(item, MemberGroup):
+            return self.cache.key(item)
+        keys = [self.cache.key(task) for task in item.tasks]
+        group_key = "group:" + "+".join(keys)
+        self._members[group_key] = keys
+        return group_key
+
+    def load(self, key: str) -> Any:
+        if key not in self._members:
+            return self.cache.load(key)
+        results = []
+        for member_key in self._members[key]:
+            hit = self.cache.load(member_key)
+            if hit is None:
+                return None
+            results.append(hit)
+        return results
+
+    def save(self, key: str, result: Any) -> None:
+        if key not in self._members:
+            self.cache.save(key, result)
+            return
+        for member_key, member in zip(self._members[key], result, strict=True):
+            self.cache.save(member_key, member)
+
+
 def run_walk_forward(
     panel: MarketPanel,
     *,
@@ -130,23 +234,27 @@ def run_walk_forward(
     plan = plan_walk_forward(panel, config)
     raw = build_features(panel, config.variant, sources=sources, cache_dir=cache_dir, progress=progress)
     check_executor(executor, workers)
-    parallel = executor != "local" and len(plan.tasks) > 1
+    items = _plan_items(plan, sac_config, 1 if executor == "local" else workers or os.cpu_count() or 1)
+    parallel = executor != "local" and len(items) > 1
     run = functools.partial(_run_planned_task, panel=panel, features=raw, variant=config.variant,
                             env_config=env_config, sac_config=sac_config, sources=sources,
                             progress=progress and not parallel, log_dir=log_dir,
                             on_fold=None if parallel else on_fold)
 
-    def done_fold(task: TrainingTask, result: TaskResult) -> None:
-        if parallel and on_fold is not None and task.agent == AGENT:
-            for fold, model in zip(task.folds, result.models):
-                on_fold(fold, model)
+    def done_fold(item: TrainingTask | MemberGroup, result: TaskResult | list[TaskResult]) -> None:
+        for task, one in _pairs(item, result):
+            if parallel and on_fold is not None and task.agent == AGENT:
+                for fold, model in zip(task.folds, one.models):
+                    on_fold(fold, model)
 
-    cache = None if task_cache is None else (
+    cache = None if task_cache is None else _MemberGroupCache((
         task_cache if isinstance(task_cache, TaskResultCache) else TaskResultCache(task_cache)).bind(
         run_fingerprint(panel, raw, variant=config.variant, env_config=env_config, sac_config=sac_config,
-                        sources=sources))
-    done = run_tasks(plan.tasks, run, executor=executor, workers=workers, on_done=done_fold, cache=cache,
-                     ray_address=ray_address, progress=progress)
+                        sources=sources)))
+    done = [one for item, result in zip(items, run_tasks(items, run, executor=executor, workers=workers,
+                                                          on_done=done_fold, cache=cache,
+                                                          ray_address=ray_address, progress=progress))
+            for _, one in _pairs(item, result)]
     results, members, models = _agent_results(plan, done, panel, raw)
     t0 = time.perf_counter()
     strategies = {**make_strategies(panel, config.baselines, rules=env_config.rules), **dict(extra_strategies)}
@@ -166,10 +274,35 @@ def run_walk_forward(
     return wf, model
 
 
-def _run_planned_task(task: TrainingTask, *, log_dir: str | Path | None, **kwargs) -> TaskResult:
-    """:func:`run_task` with member k's TensorBoard logs under ``member_<k>`` (picklable)."""
-    member_dir = log_dir if log_dir is None or task.member == 0 else Path(log_dir) / f"member_{task.member}"
-    return run_task(task, log_dir=member_dir, **kwargs)
+def _plan_items(plan: WalkForwardPlan, sac_config: SACConfig, parts: int) -> list[TrainingTask | MemberGroup]:
+    """The plan's tasks, the SAC members of each chain in ``parts`` :class:`MemberGroup` when they
+    can train together (:func:`~sacfolio.train.ensemble.trains_together`)."""
+    config = plan.config
+    if not trains_together(algo=AGENT, variant=config.variant, sac_config=sac_config, members=config.seeds):
+        return list(plan.tasks)
+    return group_members([t for t in plan.tasks if t.agent == AGENT], parts) + [
+        t for t in plan.tasks if t.agent != AGENT]
+
+
+def _run_planned_task(item: TrainingTask | MemberGroup, *, log_dir: str | Path | None,
+                      **kwargs) -> TaskResult | list[TaskResult]:
+    """:func:`run_task` (a group: :func:`run_member_group`) with member k's TensorBoard logs under
+    ``member_<k>`` (picklable)."""
+    if isinstance(item, MemberGroup):
+        return run_member_group(item, log_dir=log_dir, **kwargs)
+    return run_task(item, log_dir=None if log_dir is None else _member_dir(log_dir, item.member), **kwargs)
+
+
+def _member_dir(log_dir: str | Path, member: int) -> str | Path:
+    return log_dir if member == 0 else Path(log_dir) / f"member_{member}"
+
+
+def _pairs(item: TrainingTask | MemberGroup, result: TaskResult | list[TaskResult]
+           ) -> list[tuple[TrainingTask, TaskResult]]:
+    """(task, result) of a plan item: one task, or each member task of a group."""
+    if isinstance(item, MemberGroup):
+        return list(zip(item.tasks, result, strict=True))  # type: ignore[arg-type]
+    return [(item, result)]  # type: ignore[list-item]
 
 
 def _agent_results(plan: WalkForwardPlan, done: list[TaskResult], panel: MarketPanel, raw: FeatureSet):
