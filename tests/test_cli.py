@@ -157,3 +157,18 @@ def test_a_bad_broker_setting_exits_2_before_any_training(tmp_path: Path, args, 
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert needle in proc.stdout + proc.stderr
     assert not (out / "metrics.json").exists()
+
+
+@pytest.mark.slow
+def test_evaluate_trains_the_cross_sectional_network_and_records_it(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    proc = _run("evaluate", "--start", "2019-01-01", "--eval-years", "2022", "--variant", "sac_price",
+                "--steps", "150", "--fold-steps", "100", "--seeds", "1", "--executor", "local",
+                "--baselines", "equal_weight", "--network", "cross_sectional", "--gamma", "0",
+                "--out", str(out), "--no-progress", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    sac = json.loads((out / "metrics.json").read_text())["info"]["sac"]
+    assert sac["network"] == "cross_sectional" and sac["gamma"] == 0.0
+    bad = _run("evaluate", "--eval-years", "2022", "--network", "lstm", "--out", str(tmp_path / "bad"),
+               "--no-progress", cwd=tmp_path)
+    assert bad.returncode == 2 and "network 'lstm' is not one of mlp, cross_sectional" in bad.stdout + bad.stderr

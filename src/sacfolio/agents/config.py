@@ -16,7 +16,10 @@ from sacfolio.agents.validation import (check_bool, check_hidden_sizes, check_in
                                         check_nonnegative, check_positive, check_range, is_int)
 from sacfolio.exceptions import ConfigError
 
-__all__ = ["LearnerConfig", "PPOConfig", "SACConfig"]
+__all__ = ["NETWORKS", "LearnerConfig", "PPOConfig", "SACConfig"]
+
+NETWORKS = ("mlp", "cross_sectional")
+"""SAC's actor and critic architectures (:attr:`SACConfig.network`)."""
 
 _C = TypeVar("_C", bound="LearnerConfig")
 
@@ -105,7 +108,10 @@ class LearnerConfig:
         """JSON-ready dict of every field (tuples as lists), the learner's own fields first."""
         shared = [f.name for f in fields(LearnerConfig)]
         names = [f.name for f in fields(self) if f.name not in shared] + shared
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in ((k, getattr(self, k)) for k in names)}
+        out = {k: list(v) if isinstance(v, tuple) else v for k, v in ((k, getattr(self, k)) for k in names)}
+        if out.get("network") == "mlp":  # the default network is left out: older models' config.json reads the same
+            del out["network"]
+        return out
 
     @classmethod
     def from_dict(cls: type[_C], data: Mapping[str, Any]) -> _C:
@@ -155,6 +161,9 @@ class SACConfig(LearnerConfig):
         section 5.2). Not in the original table, so 1.0 by default; weekly log returns
         are ~1e-3, small next to the entropy bonus and the weight decay, and a scale
         of ~100 lets the critic see them.
+    network : {"mlp", "cross_sectional"}
+        The actor's and critics' architecture: one MLP over the flat state, or one
+        small network shared by every stock (:mod:`sacfolio.agents.cross_sectional`).
     aux, aux_horizons, aux_coef_short, aux_coef_long, aux_clip, aux_shared_trunk,
     max_nonfinite_skips, allow_unsafe_lr
         As in :class:`LearnerConfig`.
@@ -177,9 +186,12 @@ class SACConfig(LearnerConfig):
     grad_clip_norm: float | None = 1.0
     updates_per_step: int = 1
     reward_scale: float = 1.0
+    network: str = "mlp"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "hidden_sizes", check_hidden_sizes(self.hidden_sizes))
+        if self.network not in NETWORKS:
+            raise ConfigError(f"network {self.network!r} is not one of {', '.join(NETWORKS)}.")
         for name in ("actor_lr", "critic_lr", "alpha_lr"):
             check_positive(name, getattr(self, name))
         check_range("tau", self.tau, 0.0, 1.0, low_open=True)

@@ -34,6 +34,10 @@ def build_actor(config: "SACConfig | PPOConfig", obs_dim: int, act_dim: int, *,
                 generator: torch.Generator | None = None, n_assets: int | None = None) -> GaussianActor:
     """The squashed Gaussian actor a learner with ``config`` acts through, with the aux
     return heads when ``config.aux`` (one builder for training and for loading a model)."""
+    if getattr(config, "network", "mlp") == "cross_sectional":
+        from sacfolio.agents.cross_sectional import CrossSectionalModules
+
+        return CrossSectionalModules().actor(obs_dim, act_dim, config=config, generator=generator)
     return GaussianActor(obs_dim, act_dim, config.hidden_sizes,
                          log_std_min=config.log_std_min, log_std_max=config.log_std_max,
                          generator=generator, aux_shape=aux_shape_of(config, act_dim, n_assets),

@@ -19,7 +19,7 @@ from torch import nn
 from sacfolio.agents.aux import AuxReturnHeads
 from sacfolio.exceptions import ConfigError
 
-__all__ = ["GaussianActor", "gaussian_entropy", "gaussian_log_prob", "linear_init_", "load_module_states",
+__all__ = ["GaussianActor", "SquashedPolicy", "gaussian_entropy", "gaussian_log_prob", "linear_init_", "load_module_states",
            "relu_layers", "squashed_gaussian_log_prob", "standard_log_density"]
 
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
@@ -91,7 +91,52 @@ def relu_layers(in_features: int, hidden_sizes: Sequence[int]) -> tuple[list[nn.
     return layers, width
 
 
-class GaussianActor(nn.Module):
+class SquashedPolicy(nn.Module):
+    """What every sacfolio actor shares: sampling and acting from ``trunk`` and
+    :meth:`sample_features` (which each architecture defines, with ``forward`` giving the
+    Gaussian's mean and log-std)."""
+
+    def sample(self, obs: torch.Tensor, generator: torch.Generator | None = None
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Reparameterized action and its log-probability (eq. 11 and 26).
+
+        Parameters
+        ----------
+        obs : Tensor, shape (B, obs_dim)
+        generator : torch.Generator, optional
+            Source of the Gaussian noise.
+
+        Returns
+        -------
+        action : Tensor, shape (B, act_dim)
+            ``tanh(mean + std * noise)`` in (-1, 1); differentiable in the actor's weights.
+        log_prob : Tensor, shape (B,)
+        """
+        return self.sample_features(self.trunk(obs), generator)[:2]
+
+    @torch.no_grad()
+    def act(self, obs: torch.Tensor, deterministic: bool = True,
+            generator: torch.Generator | None = None) -> torch.Tensor:
+        """Action for acting in the env, without gradient.
+
+        Parameters
+        ----------
+        obs : Tensor, shape (B, obs_dim)
+        deterministic : bool
+            True gives ``tanh(mean)``; False samples the squashed Gaussian.
+        generator : torch.Generator, optional
+            Noise source when sampling.
+
+        Returns
+        -------
+        Tensor, shape (B, act_dim), in [-1, 1].
+        """
+        if deterministic:
+            return torch.tanh(self(obs)[0])
+        return self.sample(obs, generator)[0]
+
+
+class GaussianActor(SquashedPolicy):
     """Squashed Gaussian policy: ``obs -> MLP -> (mean, log_std) -> tanh(sample)``.
 
     Parameters
@@ -176,45 +221,6 @@ class GaussianActor(nn.Module):
         features = self.trunk(obs)
         log_std = self.log_std_head(features).clamp(self.log_std_min, self.log_std_max)
         return self.mean_head(features), log_std
-
-    def sample(self, obs: torch.Tensor, generator: torch.Generator | None = None
-               ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Reparameterized action and its log-probability (eq. 11 and 26).
-
-        Parameters
-        ----------
-        obs : Tensor, shape (B, obs_dim)
-        generator : torch.Generator, optional
-            Source of the Gaussian noise.
-
-        Returns
-        -------
-        action : Tensor, shape (B, act_dim)
-            ``tanh(mean + std * noise)`` in (-1, 1); differentiable in the actor's weights.
-        log_prob : Tensor, shape (B,)
-        """
-        return self.sample_features(self.trunk(obs), generator)[:2]
-
-    @torch.no_grad()
-    def act(self, obs: torch.Tensor, deterministic: bool = True,
-            generator: torch.Generator | None = None) -> torch.Tensor:
-        """Action for acting in the env, without gradient.
-
-        Parameters
-        ----------
-        obs : Tensor, shape (B, obs_dim)
-        deterministic : bool
-            True gives ``tanh(mean)``; False samples the squashed Gaussian.
-        generator : torch.Generator, optional
-            Noise source when sampling.
-
-        Returns
-        -------
-        Tensor, shape (B, act_dim), in [-1, 1].
-        """
-        if deterministic:
-            return torch.tanh(self(obs)[0])
-        return self.sample(obs, generator)[0]
 
     @torch.no_grad()
     def predict_aux(self, obs: torch.Tensor) -> torch.Tensor:

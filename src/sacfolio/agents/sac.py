@@ -64,6 +64,10 @@ class SAC(ActorLearner):
 
     def __init__(self, obs_dim: int, act_dim: int, *, config: SACConfig = SACConfig(),
                  seed: int = 0, n_assets: int | None = None, modules: Any = None) -> None:
+        if modules is None and config.network == "cross_sectional":
+            from sacfolio.agents.cross_sectional import CrossSectionalModules
+
+            modules = CrossSectionalModules()
         super().__init__(obs_dim, act_dim, config=config, seed=seed, n_assets=n_assets, modules=modules)
         if modules is None:
             self.critic = TwinCritic(self.obs_dim, self.act_dim, config.hidden_sizes,

@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
-from sacfolio.agents.networks import standard_log_density
+from sacfolio.agents.networks import SquashedPolicy, standard_log_density
 from sacfolio.agents.validation import check_int
 from sacfolio.env.slots import CONTEXT_FEATURES, SlotLayout, SlotSpec
 from sacfolio.exceptions import ConfigError
@@ -210,7 +210,7 @@ class SlotTrunk(nn.Module):
         return h, glob, features[:, N * D + self.global_dim:] > 0.5
 
 
-class UniversalActor(nn.Module):
+class UniversalActor(SquashedPolicy):
     """Squashed Gaussian policy over slot actions ``[slot scores (N), CASH, mixture logits (K)]``.
 
     Has the interface SAC uses of :class:`~sacfolio.agents.networks.GaussianActor`
@@ -265,18 +265,6 @@ class UniversalActor(nn.Module):
         """(mean, log_std) of flat observations (B, obs_dim); mean is 0 on padded slots."""
         mean, log_std, _ = self.heads(*self.trunk.split(self.trunk(obs)))
         return mean, log_std
-
-    def sample(self, obs: torch.Tensor, generator: torch.Generator | None = None
-               ) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.sample_features(self.trunk(obs), generator)[:2]
-
-    @torch.no_grad()
-    def act(self, obs: torch.Tensor, deterministic: bool = True,
-            generator: torch.Generator | None = None) -> torch.Tensor:
-        """Actions (B, act_dim) in [-1, 1]; exactly 0 on padded slots."""
-        if deterministic:
-            return torch.tanh(self(obs)[0])
-        return self.sample(obs, generator)[0]
 
     @torch.no_grad()
     def act_dict(self, obs: Mapping[str, torch.Tensor]) -> torch.Tensor:

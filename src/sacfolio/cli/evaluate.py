@@ -10,6 +10,7 @@ import typer
 
 from sacfolio.cli.app import app, console
 from sacfolio.cli.options import (TRADING, ActionModeOpt, AgentsOpt, AuxLongOpt, AuxOpt, AuxShortOpt, BaselinesOpt,
+                                  GammaOpt, NetworkOpt,
                                   BrokerOpt, DataOpt, EndOpt, ExecutorOpt, FoldStepsOpt, FundamentalsOpt, HomeOpt,
                                   LeverageOpt, MarketOpt, NewsOpt, NoTradeBandOpt, ProgressOpt, RayAddressOpt,
                                   RebalanceRateOpt, ResumeOpt, RewardOpt, SeedOpt, SeedsOpt, StartOpt, StepsOpt,
@@ -66,7 +67,7 @@ def _run(request):
 
 
 def _request(title: str, *, baselines, agents, aux, aux_coef_short, aux_coef_long, allow_unsafe_lr,
-             action_mode, tilt, rebalance_rate, no_trade_band, reward, train_cost_multiplier, broker, leverage,
+             network, gamma, action_mode, tilt, rebalance_rate, no_trade_band, reward, train_cost_multiplier, broker, leverage,
              config=None, **fields):
     """The EvaluationRequest of a demo or evaluate command line (its options by name; ``config``:
     a run configuration file whose settings the typed options override)."""
@@ -74,7 +75,7 @@ def _request(title: str, *, baselines, agents, aux, aux_coef_short, aux_coef_lon
 
     sac, env, fields["steps"], fields["trials"] = with_config_file(
         config, sac=sac_options(aux=aux, aux_coef_short=aux_coef_short, aux_coef_long=aux_coef_long,
-                                allow_unsafe_lr=allow_unsafe_lr),
+                                allow_unsafe_lr=allow_unsafe_lr, network=network, gamma=gamma),
         env=env_options(action_mode=action_mode, tilt=tilt, rebalance_rate=rebalance_rate,
                         no_trade_band=no_trade_band, reward=reward, train_cost_multiplier=train_cost_multiplier,
                         broker=broker, leverage=leverage), steps=fields["steps"], trials=fields["trials"])
@@ -130,6 +131,8 @@ def demo(
     aux_coef_short: AuxShortOpt = 0.01,
     aux_coef_long: AuxLongOpt = 0.01,
     allow_unsafe_lr: UnsafeLrOpt = False,
+    network: NetworkOpt = "mlp",
+    gamma: GammaOpt = None,
     action_mode: ActionModeOpt = TRADING["action_mode"],
     tilt: TiltOpt = TRADING["tilt"],
     rebalance_rate: RebalanceRateOpt = TRADING["rebalance_rate"],
@@ -190,6 +193,8 @@ def evaluate(
     aux_coef_short: AuxShortOpt = 0.01,
     aux_coef_long: AuxLongOpt = 0.01,
     allow_unsafe_lr: UnsafeLrOpt = False,
+    network: NetworkOpt = "mlp",
+    gamma: GammaOpt = None,
     action_mode: ActionModeOpt = TRADING["action_mode"],
     tilt: TiltOpt = TRADING["tilt"],
     rebalance_rate: RebalanceRateOpt = TRADING["rebalance_rate"],

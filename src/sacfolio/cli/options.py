@@ -15,7 +15,7 @@ TRADING = {"action_mode": TRADING_DEFAULTS["action_mode"], "tilt": TRADING_DEFAU
            "train_cost_multiplier": TRADING_DEFAULTS["train_cost_multiplier"]}
 """The trading options' defaults (:data:`sacfolio.env.config.TRADING_DEFAULTS`, flat)."""
 
-__all__ = ["TRADING", "ActionModeOpt", "AgentsOpt", "BrokerOpt", "LeverageOpt", "AuxLongOpt", "AuxOpt", "AuxShortOpt", "DataOpt", "EndOpt",
+__all__ = ["TRADING", "ActionModeOpt", "AgentsOpt", "BrokerOpt", "LeverageOpt", "AuxLongOpt", "AuxOpt", "GammaOpt", "NetworkOpt", "AuxShortOpt", "DataOpt", "EndOpt",
            "ExecutorOpt", "FoldStepsOpt", "FundamentalsOpt", "HomeOpt", "MarketOpt", "NewsOpt", "NoTradeBandOpt", "ProgressOpt",
            "RebalanceRateOpt", "RewardOpt", "SeedOpt", "SeedsOpt", "StartOpt", "StepsOpt", "StrengthOpt", "TiltOpt",
            "TrainCostOpt", "TrialsOpt", "UnsafeLrOpt", "WorkersOpt", "RayAddressOpt", "ResumeOpt", "VariantOpt", "YearsOpt", "BaselinesOpt", "env_options", "sac_options", "split_names"]
@@ -80,6 +80,13 @@ AuxOpt = Annotated[bool, typer.Option("--aux/--no-aux", help="Auxiliary heads pr
                                       "1- and 4-week return, trained beside the policy.")]
 AuxShortOpt = Annotated[float, typer.Option(min=0.0, help="Weight of the 1-week aux loss.")]
 AuxLongOpt = Annotated[float, typer.Option(min=0.0, help="Weight of the 4-week aux loss.")]
+NetworkOpt = Annotated[str, typer.Option(
+    "--network", help="SAC's actor and critics: 'mlp' (one network over the whole state) or 'cross_sectional' "
+    "(one small network shared by every stock, reading its features and weight; what it learns about one "
+    "stock it knows about all, so a per-stock signal is learned from 20x the examples).")]
+GammaOpt = Annotated[Optional[float], typer.Option(
+    "--gamma", min=0.0, max=1.0, help="SAC's discount (default 0.99). 0 makes each week a bandit: right when "
+    "the action moves nothing later (exogenous prices), as in the residual mode with full rebalancing.")]
 UnsafeLrOpt = Annotated[bool, typer.Option("--allow-unsafe-lr", help="Allow learning rates above 1e-3 "
                                            "(refused by default: they make SAC's weights explode).")]
 AgentsOpt = Annotated[str, typer.Option("--agents", help="Learners trained and backtested on every fold: "
@@ -148,10 +155,14 @@ def env_options(*, action_mode: str, tilt: float, rebalance_rate: float, no_trad
 
 
 def sac_options(*, aux: bool, aux_coef_short: float, aux_coef_long: float, allow_unsafe_lr: bool,
-                lr: float | None = None) -> dict:
+                lr: float | None = None, network: str = "mlp", gamma: float | None = None) -> dict:
     """Overrides of the portfolio SAC settings from the command line."""
     options = dict(aux=aux, aux_coef_short=aux_coef_short, aux_coef_long=aux_coef_long,
                    allow_unsafe_lr=allow_unsafe_lr)
+    if network != "mlp":
+        options["network"] = network
+    if gamma is not None:
+        options["gamma"] = gamma
     if lr is not None:
         options.update(actor_lr=lr, critic_lr=lr, alpha_lr=lr)
     return options

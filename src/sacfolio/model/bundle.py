@@ -31,6 +31,13 @@ MEMBER_SEED_STRIDE = 1000
 """Member k of a seed ensemble trains with ``seed + 1000 * k`` (member 0 is the single model)."""
 
 
+def numpy_policy(actor: Any) -> Any:
+    """The numpy copy of ``actor``'s deterministic policy that backtests and serving call."""
+    from sacfolio.agents.cross_sectional import CrossSectionalActor, NumpyCrossSectionalPolicy
+
+    return NumpyCrossSectionalPolicy(actor) if isinstance(actor, CrossSectionalActor) else NumpyPolicy.from_actor(actor)
+
+
 def member_seed(seed: int, member: int) -> int:
     """The training seed of ensemble member ``member`` of a model trained with ``seed``."""
     return int(seed) + MEMBER_SEED_STRIDE * int(member)
@@ -86,7 +93,7 @@ class ModelBundle:
     @classmethod
     def from_actor(cls, actor: GaussianActor, **fields: Any) -> "ModelBundle":
         """A bundle around ``actor`` (its numpy policy is exported here, once)."""
-        return cls(actor=actor, policy=NumpyPolicy.from_actor(actor), **fields)
+        return cls(actor=actor, policy=numpy_policy(actor), **fields)
 
     @classmethod
     def ensemble(cls, bundles: "list[ModelBundle] | tuple[ModelBundle, ...]") -> "ModelBundle":

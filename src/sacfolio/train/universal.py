@@ -67,6 +67,9 @@ def train_universal(panel: MarketPanel, *, train_stop: int, train_start: int = 0
 
     if algo != "sac":
         raise ConfigError(f"the universal model trains with SAC only, got algo={algo!r}")
+    if sac_config.network != "mlp":
+        raise ConfigError(f"the universal model has its own slot transformer; network={sac_config.network!r} "
+                          "applies to the flat variants only")
     raw = features if features is not None else build_features(panel, UNIVERSAL_VARIANT)
     if init is not None:
         if not isinstance(init.bundle, UniversalBundle):
