@@ -216,7 +216,7 @@ class _TwinHeads(nn.Module):
 
     def __init__(self, n: int, f: int, hidden_sizes: Sequence[int], generator: torch.Generator | None) -> None:
         super().__init__()
-        ctx = (f + 1) + 2                      # mean token, mean stock action, CASH's weight... see _context
+        ctx = (f + 1) + 2                      # the mean token, the mean stock action, CASH's weight
         self.q = nn.ModuleList(_mlp(f + 2 + ctx, hidden_sizes, 1) for _ in range(2))
         self.g = nn.ModuleList(_mlp(ctx + 1, hidden_sizes, 1) for _ in range(2))
         _init([*self.q, *self.g], generator)
