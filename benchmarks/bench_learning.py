@@ -90,6 +90,13 @@ CONFIGS.update({
                         "execution": {"rebalance_rate": 1.0, "no_trade_band": 0.02}},
                        {"network": "cross_sectional", "gamma": 0.0}),
 })
+# The planted-signal learner with a check that the signal exists: counterfactual actions
+# (the critic learns each replayed week's reward for fresh actions), a faster learning
+# rate, and a holdout check that keeps the benchmark unless the tilts ranked returns out
+# of sample (t >= 2 on the rank IC; SACConfig.holdout_weeks).
+CONFIGS["cs_checked"] = ({"action_mode": "residual", "tilt": 1.0, "reward": "excess_log_return"},
+                         {"network": "cross_sectional", "gamma": 0.0, "counterfactual_actions": 1,
+                          "actor_lr": 1e-3, "critic_lr": 1e-3, "holdout_weeks": 104})
 
 
 def _market(name: str, strength: float | None, seed: int):
@@ -135,6 +142,10 @@ def run_one(*, config: str, market: str, strength: float | None, years: str, see
     if members:
         row["member_cagr"] = [float(cagr(r.returns)) for r in members]
         row["member_sharpe"] = [float(sharpe(r.returns)) for r in members]
+    checks = [(r["fold"], r["member"], r["holdout"][0]) for r in wf.info.get("training", ()) if r.get("holdout")]
+    if checks:  # per fold and member: traded its tilt or held the benchmark, and the record's t
+        row["holdout"] = [{"fold": f, "member": m, "trades": c["trades"], "t": round(c["record"]["t"], 2),
+                           "weeks": c["record"]["weeks"]} for f, m, c in checks]
     a, b = wf.combined("sac").returns, wf.combined("equal_weight").returns
     iv = paired_block_bootstrap(a, b, sharpe, seed=0)
     row["edge"] = {"point": iv.point, "low": iv.low, "high": iv.high, "p_win": _p_win(a, b), "p_win_method": "paired block bootstrap, 4 weeks"}
@@ -175,6 +186,10 @@ def print_table(rows: list[dict]) -> None:
               f"{e['point']:+.2f} [{e['low']:+.2f}, {e['high']:+.2f}]".ljust(98)
               + f" {'n/a' if e['p_win'] is None else format(e['p_win'], '.2f'):>6} {_pct(s['turnover']):>7} {_pct(s['costs']):>6} {_pct(s['gross_cagr']):>7} "
               f"{_pct(r.get('share')):>6} {r['seconds']:5.0f}")
+        if "holdout" in r:
+            print(f"{'':22} holdout: " + ", ".join(
+                f"{c['fold']}{'' if r['seeds'] == 1 else '/' + str(c['member'])} "
+                f"{'trades' if c['trades'] else 'holds 1/N'} (t {c['t']:+.1f}, {c['weeks']} wk)" for c in r["holdout"]))
         if "member_cagr" in r:
             mc = r["member_cagr"]
             print(f"{'':22} members: CAGR {', '.join(_pct(c).strip() for c in mc)} "

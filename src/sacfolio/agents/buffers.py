@@ -39,6 +39,9 @@ class ReplayBatch(NamedTuple):
     aux_targets : Tensor, shape (B, H, N), or None
         Realized future returns of the N stocks at H horizons after ``obs`` (labels
         of the aux heads; NaN where unknown). None when the buffer stores none.
+    rows : Tensor int64, shape (B,), or None
+        The env's decision row of each transition (for counterfactual actions,
+        :mod:`sacfolio.train.counterfactual`). None when the buffer stores none.
     """
 
     obs: torch.Tensor
@@ -47,6 +50,7 @@ class ReplayBatch(NamedTuple):
     next_obs: torch.Tensor
     dones: torch.Tensor
     aux_targets: torch.Tensor | None = None
+    rows: torch.Tensor | None = None
 
 
 class ReplayBuffer:
@@ -65,10 +69,12 @@ class ReplayBuffer:
         Maximum number of transitions; when full, the oldest is overwritten.
     aux_shape : tuple of int (H, N), optional
         Also store H x N aux targets per transition (see :class:`ReplayBatch`).
+    store_rows : bool
+        Also store each transition's decision row (``ReplayBatch.rows``).
     """
 
     def __init__(self, obs_dim: int, act_dim: int, capacity: int, *,
-                 aux_shape: tuple[int, int] | None = None) -> None:
+                 aux_shape: tuple[int, int] | None = None, store_rows: bool = False) -> None:
         for name, value in (("obs_dim", obs_dim), ("act_dim", act_dim), ("capacity", capacity)):
             if int(value) != value or value < 1:
                 raise ConfigError(f"ReplayBuffer {name} must be an int >= 1, got {value!r}.")
@@ -78,12 +84,14 @@ class ReplayBuffer:
         self.aux_shape = None if aux_shape is None else (int(aux_shape[0]), int(aux_shape[1]))
         o, a = self.obs_dim, self.act_dim
         core = 2 * o + a + 2
-        width = core + (0 if self.aux_shape is None else self.aux_shape[0] * self.aux_shape[1])
+        aux_end = core + (0 if self.aux_shape is None else self.aux_shape[0] * self.aux_shape[1])
+        self.store_rows = bool(store_rows)
+        width = aux_end + self.store_rows  # a row index is exact in float32 below 2**24
         self.storage = torch.zeros(self.capacity, width, dtype=torch.float32)
         self._rows = self.storage.numpy()
         self._cols = {"obs": slice(0, o), "actions": slice(o, o + a), "rewards": o + a,
                       "dones": o + a + 1, "next_obs": slice(o + a + 2, core),
-                      "aux": slice(core, width)}
+                      "aux": slice(core, aux_end), "row": aux_end}
         self.pos = 0
         self.size = 0
 
@@ -91,7 +99,7 @@ class ReplayBuffer:
         return self.size
 
     def add(self, obs: np.ndarray, action: np.ndarray, reward: float, next_obs: np.ndarray,
-            done: bool, aux_target: np.ndarray | None = None) -> None:
+            done: bool, aux_target: np.ndarray | None = None, row: int | None = None) -> None:
         """Store one transition.
 
         Parameters
@@ -102,18 +110,24 @@ class ReplayBuffer:
         done : bool
         aux_target : ndarray, shape (H, N), optional
             Required when the buffer has ``aux_shape``, refused otherwise.
+        row : int, optional
+            The decision row; required when the buffer stores rows, refused otherwise.
         """
-        row, c = self._rows[self.pos], self._cols
-        row[c["obs"]] = obs
-        row[c["actions"]] = action
-        row[c["rewards"]] = reward
-        row[c["dones"]] = float(done)
-        row[c["next_obs"]] = next_obs
+        slot, c = self._rows[self.pos], self._cols
+        slot[c["obs"]] = obs
+        slot[c["actions"]] = action
+        slot[c["rewards"]] = reward
+        slot[c["dones"]] = float(done)
+        slot[c["next_obs"]] = next_obs
         if (aux_target is None) != (self.aux_shape is None):
             raise ValueError("aux_target must be given exactly when the buffer was built with aux_shape "
                              f"(aux_shape={self.aux_shape})")
         if aux_target is not None:
-            row[c["aux"]] = np.reshape(aux_target, -1)
+            slot[c["aux"]] = np.reshape(aux_target, -1)
+        if (row is None) == self.store_rows:
+            raise ValueError(f"row must be given exactly when the buffer stores rows (store_rows={self.store_rows})")
+        if row is not None:
+            slot[c["row"]] = row
         self.pos = (self.pos + 1) % self.capacity
         self.size = min(self.size + 1, self.capacity)
 
@@ -143,7 +157,8 @@ class ReplayBuffer:
         aux = None if self.aux_shape is None else rows[:, c["aux"]].unflatten(1, self.aux_shape)
         return ReplayBatch(obs=rows[:, c["obs"]], actions=rows[:, c["actions"]],
                            rewards=rows[:, c["rewards"]], next_obs=rows[:, c["next_obs"]],
-                           dones=rows[:, c["dones"]], aux_targets=aux)
+                           dones=rows[:, c["dones"]], aux_targets=aux,
+                           rows=rows[:, c["row"]].long() if self.store_rows else None)
 
 
 class RolloutBatch(NamedTuple):

@@ -109,8 +109,12 @@ class LearnerConfig:
         shared = [f.name for f in fields(LearnerConfig)]
         names = [f.name for f in fields(self) if f.name not in shared] + shared
         out = {k: list(v) if isinstance(v, tuple) else v for k, v in ((k, getattr(self, k)) for k in names)}
-        if out.get("network") == "mlp":  # the default network is left out: older models' config.json reads the same
+        # settings at their defaults that older models lack are left out: their config.json reads the same
+        if out.get("network") == "mlp":
             del out["network"]
+        for name, default in (("counterfactual_actions", 0), ("holdout_weeks", 0), ("holdout_min_t", 2.0)):
+            if name in out and out[name] == default:
+                del out[name]
         return out
 
     @classmethod
@@ -164,6 +168,19 @@ class SACConfig(LearnerConfig):
     network : {"mlp", "cross_sectional"}
         The actor's and critics' architecture: one MLP over the flat state, or one
         small network shared by every stock (:mod:`sacfolio.agents.cross_sectional`).
+    counterfactual_actions : int
+        M >= 0: each replayed transition also trains the critic on M fresh actions from
+        the current policy at the same state, with the reward and next state the env's
+        period gives them (a price taker's period is known for any action:
+        :mod:`sacfolio.train.counterfactual`). 0 (default): the stored action only.
+    holdout_weeks : int
+        W >= 0: train on the training window less its last W weeks, measure there, out of
+        sample, whether the policy's residual tilts rank next week's returns (their mean
+        rank IC and its t-statistic), then train on the whole window; the model trades
+        its tilt only when that t-statistic reaches ``holdout_min_t`` and holds the
+        benchmark otherwise (:mod:`sacfolio.train.holdout`). 0 (default): no check.
+    holdout_min_t : float
+        The t-statistic the holdout's mean rank IC must reach (2.0: about 2% one-sided).
     aux, aux_horizons, aux_coef_short, aux_coef_long, aux_clip, aux_shared_trunk,
     max_nonfinite_skips, allow_unsafe_lr
         As in :class:`LearnerConfig`.
@@ -187,9 +204,16 @@ class SACConfig(LearnerConfig):
     updates_per_step: int = 1
     reward_scale: float = 1.0
     network: str = "mlp"
+    counterfactual_actions: int = 0
+    holdout_weeks: int = 0
+    holdout_min_t: float = 2.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "hidden_sizes", check_hidden_sizes(self.hidden_sizes))
+        check_int("counterfactual_actions", self.counterfactual_actions, 0)
+        check_int("holdout_weeks", self.holdout_weeks, 0)
+        if not math.isfinite(self.holdout_min_t):
+            raise ConfigError(f"holdout_min_t must be finite, got {self.holdout_min_t!r}.")
         if self.network not in NETWORKS:
             raise ConfigError(f"network {self.network!r} is not one of {', '.join(NETWORKS)}.")
         for name in ("actor_lr", "critic_lr", "alpha_lr"):

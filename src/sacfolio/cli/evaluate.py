@@ -10,7 +10,7 @@ import typer
 
 from sacfolio.cli.app import app, console
 from sacfolio.cli.options import (TRADING, ActionModeOpt, AgentsOpt, AuxLongOpt, AuxOpt, AuxShortOpt, BaselinesOpt,
-                                  GammaOpt, NetworkOpt,
+                                  CounterfactualOpt, GammaOpt, HoldoutOpt, NetworkOpt,
                                   BrokerOpt, DataOpt, EndOpt, ExecutorOpt, FoldStepsOpt, FundamentalsOpt, HomeOpt,
                                   LeverageOpt, MarketOpt, NewsOpt, NoTradeBandOpt, ProgressOpt, RayAddressOpt,
                                   RebalanceRateOpt, ResumeOpt, RewardOpt, SeedOpt, SeedsOpt, StartOpt, StepsOpt,
@@ -35,6 +35,12 @@ def _on_fold(fold, model) -> None:
     window = model.bundle.train_window
     console.print(f"  fold {fold.label}: trained on {window[0]}..{window[1]} "
                   f"({tr.n_updates} updates, {tr.wall_seconds:.0f}s, {tr.steps_per_second:.0f} steps/s)")
+    for k, check in enumerate(model.bundle.holdout):
+        record = check.get("record") or {**check, "since": check["window"][0]}
+        console.print(f"    holdout {check['window'][0]}..{check['window'][1]}"
+                      f"{f' (member {k})' if len(model.bundle.holdout) > 1 else ''}: rank IC {check['ic']:+.3f}, "
+                      f"t {check['t']:+.2f}; record since {record['since']}, {record['weeks']} weeks, "
+                      f"t {record['t']:+.2f} -> {'trades its tilt' if check['trades'] else 'holds the benchmark'}")
 
 
 def _run(request):
@@ -67,7 +73,7 @@ def _run(request):
 
 
 def _request(title: str, *, baselines, agents, aux, aux_coef_short, aux_coef_long, allow_unsafe_lr,
-             network, gamma, action_mode, tilt, rebalance_rate, no_trade_band, reward, train_cost_multiplier, broker, leverage,
+             network, gamma, counterfactual_actions, holdout_weeks, action_mode, tilt, rebalance_rate, no_trade_band, reward, train_cost_multiplier, broker, leverage,
              config=None, **fields):
     """The EvaluationRequest of a demo or evaluate command line (its options by name; ``config``:
     a run configuration file whose settings the typed options override)."""
@@ -75,7 +81,8 @@ def _request(title: str, *, baselines, agents, aux, aux_coef_short, aux_coef_lon
 
     sac, env, fields["steps"], fields["trials"] = with_config_file(
         config, sac=sac_options(aux=aux, aux_coef_short=aux_coef_short, aux_coef_long=aux_coef_long,
-                                allow_unsafe_lr=allow_unsafe_lr, network=network, gamma=gamma),
+                                allow_unsafe_lr=allow_unsafe_lr, network=network, gamma=gamma,
+                                counterfactual_actions=counterfactual_actions, holdout_weeks=holdout_weeks),
         env=env_options(action_mode=action_mode, tilt=tilt, rebalance_rate=rebalance_rate,
                         no_trade_band=no_trade_band, reward=reward, train_cost_multiplier=train_cost_multiplier,
                         broker=broker, leverage=leverage), steps=fields["steps"], trials=fields["trials"])
@@ -133,6 +140,8 @@ def demo(
     allow_unsafe_lr: UnsafeLrOpt = False,
     network: NetworkOpt = "mlp",
     gamma: GammaOpt = None,
+    counterfactual_actions: CounterfactualOpt = 0,
+    holdout_weeks: HoldoutOpt = 0,
     action_mode: ActionModeOpt = TRADING["action_mode"],
     tilt: TiltOpt = TRADING["tilt"],
     rebalance_rate: RebalanceRateOpt = TRADING["rebalance_rate"],
@@ -195,6 +204,8 @@ def evaluate(
     allow_unsafe_lr: UnsafeLrOpt = False,
     network: NetworkOpt = "mlp",
     gamma: GammaOpt = None,
+    counterfactual_actions: CounterfactualOpt = 0,
+    holdout_weeks: HoldoutOpt = 0,
     action_mode: ActionModeOpt = TRADING["action_mode"],
     tilt: TiltOpt = TRADING["tilt"],
     rebalance_rate: RebalanceRateOpt = TRADING["rebalance_rate"],

@@ -15,7 +15,7 @@ TRADING = {"action_mode": TRADING_DEFAULTS["action_mode"], "tilt": TRADING_DEFAU
            "train_cost_multiplier": TRADING_DEFAULTS["train_cost_multiplier"]}
 """The trading options' defaults (:data:`sacfolio.env.config.TRADING_DEFAULTS`, flat)."""
 
-__all__ = ["TRADING", "ActionModeOpt", "AgentsOpt", "BrokerOpt", "LeverageOpt", "AuxLongOpt", "AuxOpt", "GammaOpt", "NetworkOpt", "AuxShortOpt", "DataOpt", "EndOpt",
+__all__ = ["TRADING", "ActionModeOpt", "AgentsOpt", "BrokerOpt", "LeverageOpt", "AuxLongOpt", "AuxOpt", "CounterfactualOpt", "GammaOpt", "HoldoutOpt", "NetworkOpt", "AuxShortOpt", "DataOpt", "EndOpt",
            "ExecutorOpt", "FoldStepsOpt", "FundamentalsOpt", "HomeOpt", "MarketOpt", "NewsOpt", "NoTradeBandOpt", "ProgressOpt",
            "RebalanceRateOpt", "RewardOpt", "SeedOpt", "SeedsOpt", "StartOpt", "StepsOpt", "StrengthOpt", "TiltOpt",
            "TrainCostOpt", "TrialsOpt", "UnsafeLrOpt", "WorkersOpt", "RayAddressOpt", "ResumeOpt", "VariantOpt", "YearsOpt", "BaselinesOpt", "env_options", "sac_options", "split_names"]
@@ -87,6 +87,14 @@ NetworkOpt = Annotated[str, typer.Option(
 GammaOpt = Annotated[Optional[float], typer.Option(
     "--gamma", min=0.0, max=1.0, help="SAC's discount (default 0.99). 0 makes each week a bandit: right when "
     "the action moves nothing later (exogenous prices), as in the residual mode with full rebalancing.")]
+CounterfactualOpt = Annotated[int, typer.Option(
+    "--counterfactual-actions", min=0, help="SAC trains its critic on this many fresh policy actions per replayed "
+    "week as well, with the reward the env gives them (prices do not depend on the action, so any action's "
+    "week is known exactly). 1 roughly doubles an update's cost and learns a per-stock signal sooner.")]
+HoldoutOpt = Annotated[int, typer.Option(
+    "--holdout-weeks", min=0, help="Residual mode: train without the last N weeks, check there whether the "
+    "policy's tilts ranked next week's returns (rank IC t-stat >= 2), train on over all weeks; a model that "
+    "fails trades the benchmark. Warm-started folds check the weeks after their parent's window. 0: no check.")]
 UnsafeLrOpt = Annotated[bool, typer.Option("--allow-unsafe-lr", help="Allow learning rates above 1e-3 "
                                            "(refused by default: they make SAC's weights explode).")]
 AgentsOpt = Annotated[str, typer.Option("--agents", help="Learners trained and backtested on every fold: "
@@ -155,7 +163,8 @@ def env_options(*, action_mode: str, tilt: float, rebalance_rate: float, no_trad
 
 
 def sac_options(*, aux: bool, aux_coef_short: float, aux_coef_long: float, allow_unsafe_lr: bool,
-                lr: float | None = None, network: str = "mlp", gamma: float | None = None) -> dict:
+                lr: float | None = None, network: str = "mlp", gamma: float | None = None,
+                counterfactual_actions: int = 0, holdout_weeks: int = 0) -> dict:
     """Overrides of the portfolio SAC settings from the command line."""
     options = dict(aux=aux, aux_coef_short=aux_coef_short, aux_coef_long=aux_coef_long,
                    allow_unsafe_lr=allow_unsafe_lr)
@@ -163,6 +172,10 @@ def sac_options(*, aux: bool, aux_coef_short: float, aux_coef_long: float, allow
         options["network"] = network
     if gamma is not None:
         options["gamma"] = gamma
+    if counterfactual_actions:
+        options["counterfactual_actions"] = counterfactual_actions
+    if holdout_weeks:
+        options["holdout_weeks"] = holdout_weeks
     if lr is not None:
         options.update(actor_lr=lr, critic_lr=lr, alpha_lr=lr)
     return options

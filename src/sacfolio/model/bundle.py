@@ -75,6 +75,10 @@ class ModelBundle:
     member_policies : tuple of NumpyPolicy
         Their numpy policies. The bundle trades the average of all members' target
         weights (a portfolio of portfolios, feasible because the feasible set is convex).
+    holdout : tuple of dict
+        Per member (empty: none checked), the out-of-sample check of its residual tilts
+        (:mod:`sacfolio.train.holdout`): ``{"trades": bool, "ic": ..., "t": ..., ...}``.
+        A member whose ``trades`` is False plays the zero action: the benchmark, exactly.
     """
 
     actor: GaussianActor
@@ -89,6 +93,7 @@ class ModelBundle:
     learner: dict[str, Any] = field(default_factory=dict)
     member_actors: tuple[GaussianActor, ...] = ()
     member_policies: tuple[NumpyPolicy, ...] = ()
+    holdout: tuple[dict[str, Any], ...] = ()
 
     @classmethod
     def from_actor(cls, actor: GaussianActor, **fields: Any) -> "ModelBundle":
@@ -112,8 +117,9 @@ class ModelBundle:
                                   f"(variant, layout, scaler, env settings and training window must agree)")
         if len(bundles) == 1:
             return first
+        checks = tuple(b.holdout[0] if b.holdout else {} for b in bundles) if any(b.holdout for b in bundles) else ()
         return replace(first, member_actors=tuple(b.actor for b in bundles[1:]),
-                       member_policies=tuple(b.policy for b in bundles[1:]))
+                       member_policies=tuple(b.policy for b in bundles[1:]), holdout=checks)
 
     @property
     def n_members(self) -> int:
@@ -126,20 +132,27 @@ class ModelBundle:
 
     def members(self) -> tuple["ModelBundle", ...]:
         """Each member as a single-model bundle (member 0 first)."""
-        single = replace(self, member_actors=(), member_policies=())
-        return (single,) + tuple(replace(single, actor=a, policy=p)
-                                 for a, p in zip(self.member_actors, self.member_policies))
+        checks = [(c,) if c else () for c in self.holdout] or [()] * self.n_members
+        single = replace(self, member_actors=(), member_policies=(), holdout=checks[0])
+        return (single,) + tuple(replace(single, actor=a, policy=p, holdout=c)
+                                 for a, p, c in zip(self.member_actors, self.member_policies, checks[1:]))
+
+    def trades_tilt(self, member: int = 0) -> bool:
+        """Whether ``member`` trades its policy (False: its holdout check held it at the benchmark)."""
+        return not self.holdout or bool(self.holdout[member].get("trades", True))
 
     def policy_target(self, obs: np.ndarray, available: np.ndarray, benchmark: np.ndarray | None) -> np.ndarray:
         """Target weights (B, N + 1) for observations ``obs`` (B, obs_dim) at one row: each
         member's policy mapped through the action mode, then averaged over members.
 
         ``available`` (N,) are the row's tradable stocks and ``benchmark`` (N + 1,) the
-        residual mode's benchmark weights at the row (None in the softmax mode).
+        residual mode's benchmark weights at the row (None in the softmax mode). A member
+        held at the benchmark by its holdout check plays the zero action.
         """
         from sacfolio.env.actions import action_to_weights
 
-        targets = [action_to_weights(p(obs), self.env_config, available, benchmark) for p in self.policies]
+        targets = [action_to_weights(p(obs) if self.trades_tilt(k) else np.zeros((len(obs), self.layout.act_dim)),
+                                     self.env_config, available, benchmark) for k, p in enumerate(self.policies)]
         return targets[0] if len(targets) == 1 else np.mean(targets, axis=0)
 
     @property

@@ -60,6 +60,8 @@ def bundle_documents(bundle: ModelBundle) -> dict[str, Any]:
     }
     if hasattr(bundle, "slot_documents"):  # a universal model: its slots, flat layout, transformer sizes
         config.update(bundle.slot_documents())
+    if bundle.holdout:
+        config["holdout"] = [dict(c) for c in bundle.holdout]
     if bundle.n_members > 1:
         config["ensemble"] = {"members": bundle.n_members,
                               "rule": "trades the average of the members' target weights"}
@@ -104,4 +106,9 @@ def load_bundle(tensors: Mapping[str, Mapping[str, torch.Tensor]], documents: Ma
                   train_window=(str(window[0]), str(window[1])),
                   aux_horizons=tuple(sac_config.aux_horizons) if sac_config.aux else (),
                   learner={"sac": sac_config.to_dict()})
-    return ModelBundle.ensemble([ModelBundle.from_actor(a.eval(), **fields) for a in actors.values()])
+    checks = [dict(c) for c in config.get("holdout") or ()]
+    if checks and len(checks) != len(actors):
+        raise CorruptArtifactError(f"config.json has {len(checks)} holdout checks for {len(actors)} members "
+                                   f"in version {version}")
+    return ModelBundle.ensemble([ModelBundle.from_actor(a.eval(), **fields, holdout=(c,) if c else ())
+                                 for a, c in zip(actors.values(), checks or [{}] * len(actors))])

@@ -61,11 +61,13 @@ def batched_ensembles_on() -> bool:
 
 def trains_together(*, algo: str, variant: str, sac_config: SACConfig, members: int) -> bool:
     """Whether :func:`train_members` can train ``members`` agents of these settings as one batched
-    model: SAC with the MLP actor and critics on a flat-state variant, more than one member,
-    batching not switched off."""
+    model: SAC with the MLP actor and critics on a flat-state variant, without counterfactual
+    actions or a holdout check, more than one member, batching not switched off."""
     if members < 2 or algo != "sac" or not batched_ensembles_on():
         return False
     if variant_of_model(variant) == UNIVERSAL_VARIANT or getattr(sac_config, "network", "mlp") != "mlp":
+        return False
+    if getattr(sac_config, "counterfactual_actions", 0) or getattr(sac_config, "holdout_weeks", 0):
         return False
     return SAC(1, 2, config=sac_config, seed=0).fast_path     # the MLPs on the hand-derived fast path
 

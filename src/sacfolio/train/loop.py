@@ -151,6 +151,8 @@ class Step(NamedTuple):
     terminated: bool
     truncated: bool
     aux_target: np.ndarray | None
+    row: int | None = None
+    """The env's decision row (``info["t"]``; None when the env reports none)."""
 
 
 class TrainingRun:
@@ -264,7 +266,9 @@ class TrainingRun:
         next_obs, reward, terminated, truncated, info = self.env.step(env_action)
         next_obs = np.asarray(next_obs, dtype=np.float32)
         aux_target = None if self._aux_table is None else self._aux_table[row_of(info)]
-        return Step(self.obs, next_obs, float(reward), bool(terminated), bool(truncated), aux_target)
+        row = info.get("t") if isinstance(info, Mapping) else None
+        return Step(self.obs, next_obs, float(reward), bool(terminated), bool(truncated), aux_target,
+                    None if row is None else int(row))
 
     def end_step(self, step: Step) -> None:
         """Count the step, move on to its next observation; at an episode end record the

@@ -21,6 +21,7 @@ from sacfolio.agents.config import SACConfig
 from sacfolio.agents.sac import SAC
 from sacfolio.diagnostics.findings import HealthConfig
 from sacfolio.train.callbacks import Callback
+from sacfolio.train.counterfactual import CounterfactualActions
 from sacfolio.train.loop import RunOptions, TrainingRun, TrainResult
 
 __all__ = ["train_sac"]
@@ -55,7 +56,8 @@ def train_sac(env: gym.Env, *, config: SACConfig = SACConfig(), total_steps: int
     ------
     ConfigError
         If ``total_steps`` or ``log_every`` is not a positive int, the spaces are
-        not 1-D bounded boxes, or aux heads lack their labels.
+        not 1-D bounded boxes, aux heads lack their labels, or counterfactual actions
+        (``config.counterfactual_actions``) are asked of an env that cannot replay a period.
     UnsafeLearningRateError
         A learning rate above 1e-3 without ``config.allow_unsafe_lr``.
     TrainingHealthError
@@ -68,14 +70,19 @@ def train_sac(env: gym.Env, *, config: SACConfig = SACConfig(), total_steps: int
     run = TrainingRun(env, algo="sac", config=config, learner=learner, options=options, refresh_every=log_every,
                       build=lambda obs_dim, act_dim: SAC(obs_dim, act_dim, config=config, seed=seed))
     sac: SAC = run.learner  # type: ignore[assignment]
-    buffer = ReplayBuffer(run.obs_dim, run.act_dim, config.buffer_size, aux_shape=sac.aux_shape)
+    counterfactual = CounterfactualActions(env, config.counterfactual_actions) if config.counterfactual_actions else None
+    buffer = ReplayBuffer(run.obs_dim, run.act_dim, config.buffer_size, aux_shape=sac.aux_shape,
+                          store_rows=counterfactual is not None)
     with run:
         run.callback.on_training_start(sac, max(0, total_steps - config.warmup_steps) * config.updates_per_step)
         for step in range(1, total_steps + 1):
             _act_and_store(run, sac, buffer, warmup=step <= config.warmup_steps)
             if step > config.warmup_steps and len(buffer) >= config.batch_size:
                 for _ in range(config.updates_per_step):
-                    if not run.after_update(sac.update(buffer.sample(config.batch_size, sac.generator))):
+                    batch = buffer.sample(config.batch_size, sac.generator)
+                    if counterfactual is not None:
+                        batch = counterfactual(batch, sac)
+                    if not run.after_update(sac.update(batch)):
                         break
             run.show_progress()
             if run.result.stopped_early:
@@ -92,5 +99,6 @@ def _act_and_store(run: TrainingRun, sac: SAC, buffer: ReplayBuffer, *, warmup: 
         obs_t = torch.from_numpy(run.obs).unsqueeze(0)
         action = sac.explore(obs_t)[0].numpy()
     step = run.env_step(action)
-    buffer.add(step.obs, action, step.reward, step.next_obs, step.terminated, step.aux_target)
+    buffer.add(step.obs, action, step.reward, step.next_obs, step.terminated, step.aux_target,
+               step.row if buffer.store_rows else None)
     run.end_step(step)

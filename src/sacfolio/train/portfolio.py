@@ -174,6 +174,11 @@ def train_model(
     _check_span(panel, train_start, train_stop, env_config)
     if algo not in ALGORITHMS:
         raise ConfigError(f"unknown algorithm {algo!r}; choose from {list(ALGORITHMS)}")
+    if algo == "sac" and sac_config.holdout_weeks:
+        return _train_with_holdout(panel, train_start=train_start, train_stop=train_stop, variant=variant,
+                                   env_config=env_config, sac_config=sac_config, steps=steps, seed=seed, init=init,
+                                   scaler=scaler, features=features, diagnostic_dir=diagnostic_dir, sources=sources,
+                                   callbacks=callbacks, progress=progress, log_dir=log_dir, description=description)
     if variant_of_model(variant) == UNIVERSAL_VARIANT:  # the slot transformer: same SAC, its own env
         from sacfolio.train.universal import train_universal
 
@@ -192,6 +197,46 @@ def train_model(
     return trained_model(result, algo=algo, sac_config=sac_config, ppo_config=ppo_config, panel=panel, raw=raw,
                          scaler=scaler, variant=variant, env_config=env_config, sources=sources,
                          train_window=(train_start, train_stop))
+
+
+def _train_with_holdout(panel: MarketPanel, *, train_stop: int, sac_config: SACConfig, steps: int,
+                        features: FeatureSet | None, **common) -> TrainedModel:
+    """:mod:`sacfolio.train.holdout`'s procedure: train without the last W weeks (without any
+    week after a warm start's own window), check the tilts there, train on over the whole
+    window; the bundle records the check and the out-of-sample record it pools into."""
+    from sacfolio.train.holdout import REFIT_SHARE, check_holdout_settings, holdout_check, pooled_record
+
+    weeks, env_config, variant = sac_config.holdout_weeks, common["env_config"], common["variant"]
+    check_holdout_settings(weeks=weeks, train_start=common["train_start"], train_stop=train_stop,
+                           action_mode=env_config.action_mode, algo="sac",
+                           universal=variant_of_model(variant) == UNIVERSAL_VARIANT,
+                           episode_length=env_config.episode_length)
+    inner = replace(sac_config, holdout_weeks=0)
+    raw = features if features is not None else build_features(panel, variant, sources=common["sources"],
+                                                                progress=common["progress"])
+    # a warm start saw its own training window: only the weeks after it are out of its sample
+    init = common["init"]
+    seen = -1 if init is None else training_rows_until(panel, init.bundle.train_window[1])
+    split = max(train_stop - weeks, seen)
+    if train_stop - split < 8:
+        raise EvaluationWindowError(f"the warm start {init.bundle.train_window} leaves {train_stop - split} weeks "
+                                    "it has not seen before the end of training; the holdout check needs 8")
+    first = train_model(panel, train_stop=split, sac_config=inner, steps=steps, features=raw, **common)
+    check = holdout_check(first.bundle, panel, start=split, stop=train_stop, min_t=sac_config.holdout_min_t,
+                          features=raw)
+    check["record"] = pooled_record(init.bundle.holdout[0].get("record") if init and init.bundle.holdout else None,
+                                    check)
+    check["trades"] = bool(check["record"]["weeks"] > 1 and check["record"]["t"] >= sac_config.holdout_min_t)
+    common = {**common, "init": first, "scaler": first.bundle.scaler}
+    final = train_model(panel, train_stop=train_stop, sac_config=inner, steps=max(1, round(steps * REFIT_SHARE)),
+                        features=raw, **common)
+    bundle = replace(final.bundle, holdout=(check,), learner={"sac": sac_config.to_dict()})
+    a, b = first.train_result, final.train_result
+    both = replace(b, episode_returns=[*a.episode_returns, *b.episode_returns], n_steps=a.n_steps + b.n_steps,
+                   n_updates=a.n_updates + b.n_updates, wall_seconds=a.wall_seconds + b.wall_seconds,
+                   stopped_early=a.stopped_early or b.stopped_early,
+                   lr_warnings=list(dict.fromkeys([*a.lr_warnings, *b.lr_warnings])))
+    return replace(final, bundle=bundle, sac_config=sac_config, train_result=both)
 
 
 def training_envs(panel: MarketPanel, *, train_start: int, train_stop: int, variant: str, env_config: EnvConfig,

@@ -173,6 +173,7 @@ def _model_doc(model: TrainedModel) -> dict:
         "ppo": None if model.ppo_config is None else model.ppo_config.to_dict(),
         "scaler": b.scaler.to_dict(), "variant": b.variant, "layout": b.layout.to_dict(),
         "env": b.env_config.to_dict(), "sources": b.sources.to_dict(), "train_window": list(b.train_window),
+        "holdout": [dict(c) for c in b.holdout],
         "train_result": None if tr is None else {
             "episode_returns": list(tr.episode_returns), "n_steps": tr.n_steps, "n_updates": tr.n_updates,
             "wall_seconds": tr.wall_seconds, "stopped_early": tr.stopped_early, "health": tr.health,
@@ -210,4 +211,5 @@ def _model_of(doc: dict, state: dict) -> TrainedModel:
                            train_result=tr, scaler=FeatureScaler.from_dict(doc["scaler"]), variant=doc["variant"],
                            layout=layout, env_config=EnvConfig.from_dict(doc["env"]),
                            sources=FeatureSources(**doc["sources"]),
-                           train_window=(doc["train_window"][0], doc["train_window"][1]))
+                           train_window=(doc["train_window"][0], doc["train_window"][1]),
+                           holdout=tuple(dict(c) for c in doc.get("holdout") or ()))

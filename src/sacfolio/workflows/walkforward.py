@@ -91,6 +91,7 @@ def _training_row(agent: str, fold: Fold, trained: TrainedModel, warm: bool, sec
         "seconds": round(seconds, 2), "steps_per_second": round(tr.steps_per_second, 1),
         "last_episode_returns": [round(x, 5) for x in tr.episode_returns[-5:]],
         "stopped_early": bool(tr.stopped_early), "health": tr.health.get("status"),
+        **({"holdout": [dict(c) for c in trained.bundle.holdout]} if trained.bundle.holdout else {}),
     }
 
 

@@ -74,7 +74,7 @@ def report_html(title: str, doc: dict[str, Any], figures: list[tuple[str, Any]],
 backtested with the same env and cost code as training; weights are targets chosen at each
 decision close (exported in weights.csv). The hindsight strategy reads the coming week's prices:
 it is a ceiling, not a strategy (hidden in the charts until clicked in the legend).</p>
-{forecast_quality_html(doc["info"])}{advisors_html(doc["info"])}<h2>Run settings</h2><pre>{info}</pre>
+{holdout_html(doc["info"])}{forecast_quality_html(doc["info"])}{advisors_html(doc["info"])}<h2>Run settings</h2><pre>{info}</pre>
 </body></html>
 """
 
@@ -85,6 +85,28 @@ def _evidence_html(lines: list[str]) -> str:
         return ""
     items = "".join(f"<li>{html.escape(line)}</li>" for line in lines)
     return f'<ul class="evidence">{items}</ul>'
+
+
+def holdout_html(info: Mapping[str, Any]) -> str:
+    """Per fold and member, the holdout check that let the agent trade its tilt or held it at the
+    benchmark (runs with ``--holdout-weeks``), or nothing."""
+    rows = [(r["fold"], r.get("member", 0), c) for r in info.get("training") or () for c in r.get("holdout") or ()]
+    if not rows:
+        return ""
+    def record(c: Mapping[str, Any]) -> str:
+        r = c.get("record") or c
+        return f"<td>{html.escape(str(r.get('since', c['window'][0])))}</td><td>{r['weeks']}</td><td>{r['t']:+.2f}</td>"
+
+    body = "".join(
+        f"<tr><td>{html.escape(str(fold))}</td><td>{member}</td><td>{html.escape(' .. '.join(c['window']))}</td>"
+        f"<td>{c['weeks']}</td><td>{c['ic']:+.3f}</td><td>{c['t']:+.2f}</td>{record(c)}"
+        f"<td>{'trades its tilt' if c['trades'] else 'holds the benchmark'}</td></tr>" for fold, member, c in rows)
+    return ("<h2>Holdout checks</h2><p>Before each fold's model trades, its residual tilts are walked through weeks "
+            "of its training window it was not trained on, and the weekly rank IC of tilt and next-week return is "
+            "pooled with the model's earlier out-of-sample checks (a warm start's): the record's t-statistic must "
+            f"reach {rows[0][2]['min_t']:g}, or the model holds the benchmark that fold.</p>"
+            "<table><tr><th>fold</th><th>member</th><th>holdout weeks</th><th>n</th><th>rank IC</th><th>t</th>"
+            f"<th>record since</th><th>record n</th><th>record t</th><th>decision</th></tr>{body}</table>")
 
 
 def forecast_quality_html(info: Mapping[str, Any]) -> str:

@@ -1,0 +1,136 @@
+"""A holdout check: does the policy's tilt predict returns out of sample, or only fit the training noise?
+
+A learner trained on nine years of weekly returns finds patterns whether the market
+has any or not: on a market without signal (the null known-answer market) an agent
+that tilts freely turns over half its book a week chasing what it fitted. The check
+asks the question a portfolio manager asks of a new signal before trading it, on data
+the policy has not seen:
+
+1. train on the training window less its last ``W`` weeks (``SACConfig.holdout_weeks``);
+   a warm start (the previous walk-forward fold, a finetune's parent) already saw
+   its own window, so only the weeks after that window are held out: a yearly
+   walk-forward fold checks its tilts on the year before it, the last fold's test year;
+2. walk the trained policy through those ``W`` weeks, as a backtest does, and at each
+   week take the cross-sectional rank correlation (rank IC) between the residual tilt
+   it traded (weights less the benchmark's) and the stocks' next-week returns;
+3. the tilt passes when the mean rank IC's t-statistic, ``mean / (std / sqrt(weeks))``,
+   reaches ``SACConfig.holdout_min_t``. The statistic is taken over the model's whole
+   out-of-sample record: a warm start's own checks are pooled with this one
+   (:func:`pooled_record`), so a walk-forward's evidence grows fold by fold instead of
+   resting on the one year each later fold can hold out;
+4. train on, over the whole window (a quarter of the steps, :data:`REFIT_SHARE`).
+
+The model trades its tilt only when it passed; otherwise it plays the zero action,
+which in the residual mode is the benchmark exactly (:meth:`ModelBundle.policy_target`).
+A cross-sectional IC is a far sharper test than the holdout's P&L: it needs no
+position sizing, ignores the market's common move and gets N observations a week.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from sacfolio.data.panel import MarketPanel
+from sacfolio.exceptions import ConfigError, EvaluationWindowError
+from sacfolio.features.blocks import FeatureSet
+from sacfolio.model.bundle import ModelBundle
+
+__all__ = ["REFIT_SHARE", "check_holdout_settings", "holdout_check", "pooled_record"]
+
+REFIT_SHARE = 0.25
+"""The whole-window training after the check, as a share of the steps before it."""
+
+
+def check_holdout_settings(*, weeks: int, train_start: int, train_stop: int, action_mode: str, algo: str,
+                           universal: bool, episode_length: int) -> None:
+    """Raise :class:`ConfigError` / :class:`EvaluationWindowError` when a holdout check cannot run."""
+    if algo != "sac" or universal or action_mode != "residual":
+        raise ConfigError("the holdout check needs SAC on a flat-state variant in the residual action mode "
+                          "(a closed check plays the zero action, which only the residual mode maps to the "
+                          f"benchmark); got algo={algo!r}, action_mode={action_mode!r}"
+                          f"{', a universal variant' if universal else ''}")
+    if train_stop - weeks - train_start < max(episode_length, 52) or weeks < 8:
+        raise EvaluationWindowError(f"a holdout of {weeks} weeks leaves {train_stop - weeks - train_start} "
+                                    f"weeks to train on; keep at least a year (and the episode length, "
+                                    f"{episode_length}) and hold out at least 8 weeks")
+
+
+def _rank(x: np.ndarray) -> np.ndarray:
+    """Average ranks (ties share their mean rank) of a 1-d array."""
+    order = np.argsort(x, kind="stable")
+    ranks = np.empty(len(x))
+    ranks[order] = np.arange(len(x), dtype=np.float64)
+    values, inverse = np.unique(x, return_inverse=True)
+    if len(values) < len(x):
+        ranks = np.bincount(inverse, ranks) / np.bincount(inverse)
+        ranks = ranks[inverse]
+    return ranks
+
+
+def _rank_ic(tilt: np.ndarray, returns: np.ndarray) -> float | None:
+    """Spearman correlation of one week's tilts and next returns (None: either is flat)."""
+    a, b = _rank(tilt), _rank(returns)
+    a -= a.mean()
+    b -= b.mean()
+    norm = float(np.sqrt((a @ a) * (b @ b)))
+    return None if norm <= 1e-12 else float(a @ b) / norm
+
+
+def holdout_check(bundle: ModelBundle, panel: MarketPanel, *, start: int, stop: int, min_t: float,
+                  features: FeatureSet | None = None) -> dict[str, Any]:
+    """The rank-IC check of ``bundle``'s tilts over decision rows ``start .. stop - 1`` (returns to ``stop``).
+
+    Returns
+    -------
+    dict
+        ``trades`` (bool: the t-statistic reached ``min_t``), ``ic`` (mean weekly rank
+        IC), ``sd`` (its weekly standard deviation), ``t``, ``weeks`` (weeks with an IC:
+        both the tilt and the returns vary), ``min_t`` and ``window`` (first decision
+        date, last return date).
+    """
+    if not 0 <= start < stop <= panel.n_dates - 1:
+        raise EvaluationWindowError(f"holdout rows {start}..{stop} do not fit in {panel.n_dates} rows")
+    if bundle.env_config.action_mode != "residual":
+        raise ConfigError("the holdout check reads residual tilts; the model is not in the residual mode")
+    core = bundle.core(panel, features)
+    obs = core.reset(np.array([start]), np.array([stop]))
+    ics = []
+    for t in range(start, stop):
+        target = bundle.policy_target(obs, core.available[t], core.benchmark[t])
+        obs, _, _, info = core.step_weights(target)
+        live = core.available[t]
+        if live.sum() >= 3:
+            ic = _rank_ic((info["weights"][0, :-1] - core.benchmark[t, :-1])[live], core.returns[t + 1, live])
+            if ic is not None:
+                ics.append(ic)
+    values = np.asarray(ics)
+    n = len(values)
+    mean = float(values.mean()) if n else 0.0
+    spread = float(values.std(ddof=1)) if n > 1 else 0.0
+    check = {"ic": mean, "sd": spread, "t": _t(mean, spread, n), "weeks": n, "min_t": float(min_t),
+             "window": [str(panel.dates[start]), str(panel.dates[stop])]}
+    return {"trades": bool(n > 1 and check["t"] >= min_t), **check}
+
+
+def _t(mean: float, spread: float, n: int) -> float:
+    return float(mean / (spread / np.sqrt(n))) if n > 1 and spread > 0 else 0.0
+
+
+def pooled_record(previous: dict[str, Any] | None, check: dict[str, Any]) -> dict[str, Any]:
+    """The out-of-sample record of ``previous`` (a warm start's ``record``) and ``check`` together.
+
+    Returns ``{"weeks", "ic", "sd", "t", "since"}``: the weekly rank ICs of both, as one
+    sample (count, mean and standard deviation combined exactly), ``since`` the first
+    week of the record.
+    """
+    if not previous:
+        return {k: check[k] for k in ("weeks", "ic", "sd", "t")} | {"since": check["window"][0]}
+    n1, m1, s1 = int(previous["weeks"]), float(previous["ic"]), float(previous["sd"])
+    n2, m2, s2 = int(check["weeks"]), float(check["ic"]), float(check["sd"])
+    n = n1 + n2
+    mean = (n1 * m1 + n2 * m2) / n if n else 0.0
+    squares = max(n1 - 1, 0) * s1 ** 2 + n1 * m1 ** 2 + max(n2 - 1, 0) * s2 ** 2 + n2 * m2 ** 2
+    spread = float(np.sqrt(max(squares - n * mean ** 2, 0.0) / (n - 1))) if n > 1 else 0.0
+    return {"weeks": n, "ic": mean, "sd": spread, "t": _t(mean, spread, n), "since": previous["since"]}
