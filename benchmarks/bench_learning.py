@@ -16,6 +16,10 @@ and a second table over the same runs costs nothing.
     # AR(1) markets, and the moonshot window 2005-2022
     python benchmarks/bench_learning.py targets
 
+    # the planted-signal learner (cs_checked: cross-sectional network, counterfactual
+    # actions, holdout check) on the null and AR(1) markets, seeds 0 and 1
+    python benchmarks/bench_learning.py signal --seeds 0,1 --steps 6000 --fold-steps 2000
+
     # one named setting on one market
     python benchmarks/bench_learning.py run --config default --market ar1 --strength 0.1
 """
@@ -97,6 +101,8 @@ CONFIGS.update({
 CONFIGS["cs_checked"] = ({"action_mode": "residual", "tilt": 1.0, "reward": "excess_log_return"},
                          {"network": "cross_sectional", "gamma": 0.0, "counterfactual_actions": 1,
                           "actor_lr": 1e-3, "critic_lr": 1e-3, "holdout_weeks": 104})
+SIGNAL = "cs_checked"
+"""The planted-signal learner whose known-market targets ``signal`` reads."""
 
 
 def _market(name: str, strength: float | None, seed: int):
@@ -163,6 +169,13 @@ def _p_win(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.mean(sharpe(a[idx]) > sharpe(b[idx])))
 
 
+def _p_win_text(edge: dict) -> str:
+    """P(win) as printed: 'tie' when the agent's returns are 1/N's (every resample ties)."""
+    if edge["p_win"] is None:
+        return "n/a"
+    return "tie" if edge["point"] == edge["low"] == edge["high"] == 0.0 else format(edge["p_win"], ".2f")
+
+
 def _share(row: dict) -> float | None:
     """The agent's excess CAGR over 1/N as a share of the known policy's (None when that is < 0.5 pt)."""
     known = row["known_model"]["cagr"] - row["equal_weight"]["cagr"]
@@ -184,7 +197,7 @@ def print_table(rows: list[dict]) -> None:
         print(f"{r['config']:22} {market:10} {r['seed']:>4} {r['seeds']:>2} {_pct(s['cagr']):>7} "
               f"{_pct(ew['cagr']):>7} {s['sharpe']:6.2f} {ew['sharpe']:5.2f} "
               f"{e['point']:+.2f} [{e['low']:+.2f}, {e['high']:+.2f}]".ljust(98)
-              + f" {'n/a' if e['p_win'] is None else format(e['p_win'], '.2f'):>6} {_pct(s['turnover']):>7} {_pct(s['costs']):>6} {_pct(s['gross_cagr']):>7} "
+              + f" {_p_win_text(e):>6} {_pct(s['turnover']):>7} {_pct(s['costs']):>6} {_pct(s['gross_cagr']):>7} "
               f"{_pct(r.get('share')):>6} {r['seconds']:5.0f}")
         if "holdout" in r:
             print(f"{'':22} holdout: " + ", ".join(
@@ -218,6 +231,45 @@ def targets(a, common: dict) -> list[dict]:
     return list(rows.values())
 
 
+def known_market_verdicts(rows: dict[str, dict]) -> list[str]:
+    """The null-market and AR(1) target lines of ``rows`` ("null market", "ar1 <strength>")."""
+    r = rows["null market"]
+    e, turn, ew_turn = r["edge"], r["sac"]["turnover"], r["equal_weight"]["turnover"]
+    inside = e["low"] <= 0.0 <= e["high"]
+    out = [f"null market: Sharpe edge {e['point']:+.2f} [{e['low']:+.2f}, {e['high']:+.2f}] "
+           f"[{'met' if inside else 'NOT met'}: 0 inside]; turnover {_pct(turn).strip()} vs 1/N "
+           f"{_pct(ew_turn).strip()} [{'met' if turn <= 2 * ew_turn else 'NOT met'} <= 2x]"]
+    for label, r in rows.items():
+        if label.startswith("ar1"):
+            share = r.get("share")
+            out.append(f"{label}: share of the known policy's excess CAGR {_pct(share).strip()} "
+                       f"[{'met' if share is not None and share >= 0.6 else 'NOT met'} >= 60%] "
+                       f"(agent {_pct(r['sac']['cagr']).strip()}, 1/N {_pct(r['equal_weight']['cagr']).strip()}, "
+                       f"known {_pct(r['known_model']['cagr']).strip()})")
+    return out
+
+
+def signal_targets(a, common: dict) -> list[dict]:
+    """The known-answer targets of the planted-signal learner (:data:`SIGNAL`): one agent per
+    fold and root seed (its settings are not batched), 6,000 + 2,000 steps unless given."""
+    common = {**common, "seeds": 1}
+    runs = {"null market": dict(market="null", strength=None),
+            **{f"ar1 {s:g}": dict(market="ar1", strength=s) for s in (float(x) for x in a.strengths.split(","))}}
+    rows = []
+    for seed in (int(x) for x in a.seeds.split(",")):
+        by_label = {}
+        for label, spec in runs.items():
+            print(f"{SIGNAL} seed {seed} on {label} ...", file=sys.stderr, flush=True)
+            by_label[label] = run_one(config=SIGNAL, seed=seed, years="2009-2012", **spec, **common)
+        rows.append(by_label)
+    print_table([r for by_label in rows for r in by_label.values()])
+    for seed, by_label in zip(a.seeds.split(","), rows):
+        print(f"\nseed {seed}:")
+        for line in known_market_verdicts(by_label):
+            print(line)
+    return rows
+
+
 def verdicts(rows: dict[str, dict]) -> list[str]:
     """One line per target of the issue, met or not, with the figure behind it."""
     out = []
@@ -229,19 +281,7 @@ def verdicts(rows: dict[str, dict]) -> list[str]:
                f"[{'met' if s['turnover'] <= 0.08 else 'NOT met'} <= 8%]; costs {_pct(s['costs']).strip()} "
                f"[{'met' if s['costs'] <= 0.03 else 'NOT met'} <= 3%]; CAGR spread of single seeds "
                f"{100 * spread:.1f} pts [{'met' if spread <= 0.02 else 'NOT met'} <= 2]")
-    r = rows["null market"]
-    e, turn, ew_turn = r["edge"], r["sac"]["turnover"], r["equal_weight"]["turnover"]
-    inside = e["low"] <= 0.0 <= e["high"]
-    out.append(f"null market: Sharpe edge {e['point']:+.2f} [{e['low']:+.2f}, {e['high']:+.2f}] "
-               f"[{'met' if inside else 'NOT met'}: 0 inside]; turnover {_pct(turn).strip()} vs 1/N "
-               f"{_pct(ew_turn).strip()} [{'met' if turn <= 2 * ew_turn else 'NOT met'} <= 2x]")
-    for label, r in rows.items():
-        if label.startswith("ar1"):
-            share = r.get("share")
-            out.append(f"{label}: share of the known policy's excess CAGR {_pct(share).strip()} "
-                       f"[{'met' if share is not None and share >= 0.6 else 'NOT met'} >= 60%] "
-                       f"(agent {_pct(r['sac']['cagr']).strip()}, 1/N {_pct(r['equal_weight']['cagr']).strip()}, "
-                       f"known {_pct(r['known_model']['cagr']).strip()})")
+    out += known_market_verdicts(rows)
     r = rows["moonshot 2005-2022"]
     e = r["edge"]
     out.append(f"moonshot 2005-2022: Sharpe edge {e['point']:+.2f} [{e['low']:+.2f}, {e['high']:+.2f}], "
@@ -252,7 +292,7 @@ def verdicts(rows: dict[str, dict]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("study", choices=["grid", "targets", "run"])
+    p.add_argument("study", choices=["grid", "targets", "signal", "run"])
     p.add_argument("--configs", default=",".join(GRID), help="comma list of config names (grid, run)")
     p.add_argument("--config", default="default", help="config name for 'run'")
     p.add_argument("--markets", default="sample", help="comma list: sample, null, ar1")
@@ -275,6 +315,9 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     if a.study == "targets":
         targets(a, common)
+        return 0
+    if a.study == "signal":
+        signal_targets(a, common)
         return 0
     if a.study == "run":
         rows.append(run_one(config=a.config, market=a.market, strength=a.strength, years=a.years,
