@@ -160,6 +160,19 @@ def test_a_bad_broker_setting_exits_2_before_any_training(tmp_path: Path, args, 
 
 
 @pytest.mark.slow
+def test_evaluate_on_a_known_answer_market_reports_both_shares_of_the_known_policy(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    proc = _run("evaluate", "--market", "ar1", "--strength", "0.2", "--eval-years", "2012", "--variant", "sac_price",
+                "--steps", "150", "--fold-steps", "100", "--executor", "local", "--baselines", "equal_weight",
+                "--out", str(out), "--no-progress", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "of its excess CAGR over 1/N and" in proc.stdout and "of its expected edge under the true model" in proc.stdout
+    evidence = json.loads((out / "metrics.json").read_text())["evidence"]
+    assert isinstance(evidence["known_policy_share"], float)
+    assert isinstance(evidence["known_policy_expected_share"], float)
+    assert "of its expected edge under the true model" in (out / "report.html").read_text()
+
+
 def test_evaluate_trains_the_cross_sectional_network_and_records_it(tmp_path: Path) -> None:
     out = tmp_path / "run"
     proc = _run("evaluate", "--start", "2019-01-01", "--eval-years", "2022", "--variant", "sac_price",

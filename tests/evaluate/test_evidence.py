@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -10,7 +11,7 @@ from skfolio.measures import probabilistic_sharpe_ratio
 
 from sacfolio.evaluate.metrics import cagr
 from sacfolio.evaluate.report import write_report
-from sacfolio.evaluate.report.evidence import gather_evidence
+from sacfolio.evaluate.report.evidence import expected_edge_share, gather_evidence
 from sacfolio.evaluate.results import BacktestResult, Fold, WalkForwardResult
 from sacfolio.evaluate.significance import sharpe_confidence
 
@@ -67,6 +68,32 @@ def test_the_evidence_of_a_run_with_members_and_a_known_policy() -> None:
     assert ev.confidence.n_trials == 10
     text = "\n".join(ev.lines("sac"))
     assert "2 seeds traded as one" in text and "deflated for 10" in text and "known-model policy" in text
+
+
+def test_the_expected_edge_share_reads_the_weights_against_the_true_means() -> None:
+    """Fold 2020: AAA is expected to earn 1% more than BBB, fold 2021: BBB 1% more. The known
+    policy holds 0.98 of the better one; the agent tilts 0.2 towards it in 2020 and the wrong
+    way in 2021, and pays 4 bps a week more than 1/N; 1/N pays 1 bp."""
+    result = _result(members=False)
+    mu = np.zeros((210, 2))
+    mu[100:152] = [0.01, 0.0]
+    mu[152:204] = [0.0, 0.01]
+    tilt = {"2020": [0.69, 0.29, 0.02], "2021": [0.69, 0.29, 0.02]}   # 2021: towards the worse stock
+    known = {"2020": [0.98, 0.0, 0.02], "2021": [0.0, 0.98, 0.02]}
+    for name, weights in (("sac", tilt), ("known_model", known)):
+        result.results[name] = tuple(dataclasses.replace(r, weights=np.tile(weights[f.label], (52, 1)))
+                                     for r, f in zip(result.results[name], FOLDS))
+    assert expected_edge_share(result, "sac") is None  # no true means on real data
+    result = dataclasses.replace(result, known_expected=mu)
+    # edges a week: agent +0.2% - 4 bps in 2020, -0.2% - 4 bps in 2021; known +0.49% - 0 bps both years
+    assert expected_edge_share(result, "sac", [0]) == pytest.approx((0.002 - 4e-4) / 0.0049)
+    assert expected_edge_share(result, "sac", [1]) == pytest.approx((-0.002 - 4e-4) / 0.0049)
+    assert expected_edge_share(result, "sac") == pytest.approx(-4e-4 / 0.0049)
+    assert expected_edge_share(result, "known_model") == pytest.approx(1.0)
+    ev = gather_evidence(result, "sac")
+    assert ev.known_expected_share == pytest.approx(-4e-4 / 0.0049)
+    assert "of its expected edge under the true model" in "\n".join(ev.lines("sac"))
+    assert ev.as_dict()["known_policy_expected_share"] == ev.known_expected_share
 
 
 def test_a_single_seed_run_without_a_known_policy_has_no_band_and_no_share() -> None:

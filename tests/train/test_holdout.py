@@ -77,6 +77,29 @@ def test_a_warm_start_checks_only_the_weeks_after_its_parent_and_pools_its_recor
     assert before["record"]["weeks"] == 80 and before["record"]["t"] == pytest.approx(before["t"])
 
 
+def test_the_check_ranks_the_tilt_the_policy_asks_for_not_the_weights_the_caps_tie(trained):
+    """Each week's IC is the rank IC of the policy's stock actions against next week's returns,
+    walked as a backtest walks (the weights it trades are part of the state). A policy that
+    asks for a strong tilt has most of its stocks tied at the cap or the floor by the
+    projection, so the traded tilt (weights less the benchmark) ranks differently."""
+    panel, model = trained["ar1"]
+    bundle = model.bundle
+    strong = dataclasses.replace(bundle, policy=lambda obs: np.tanh(20.0 * bundle.policy(obs)))
+    strong_check = holdout_check(strong, panel, start=240, stop=299, min_t=2.0)
+    core = strong.core(panel)
+    obs = core.reset(np.array([240]), np.array([299]))
+    asked, traded, ties = [], [], 0
+    for t in range(240, 299):
+        action = strong.policy(obs)[0, :-1]
+        obs, _, _, info = core.step_weights(strong.policy_target(obs, panel.available[t], core.benchmark[t]))
+        tilt = info["weights"][0, :-1] - core.benchmark[t, :-1]
+        asked.append(spearmanr(action, core.returns[t + 1]).statistic)
+        traded.append(spearmanr(tilt, core.returns[t + 1]).statistic)
+        ties += len(tilt) - len(np.unique(tilt))
+    assert strong_check["weeks"] == 59 and strong_check["ic"] == pytest.approx(np.mean(asked), abs=1e-12)
+    assert ties > 59 and abs(np.mean(traded) - np.mean(asked)) > 1e-3
+
+
 def test_pooling_two_checks_gives_the_statistics_of_their_weeks_together():
     ics = np.random.default_rng(3).normal(0.04, 0.2, 130)
 

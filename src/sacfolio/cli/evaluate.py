@@ -14,8 +14,8 @@ from sacfolio.cli.options import (TRADING, ActionModeOpt, AgentsOpt, AuxLongOpt,
                                   BrokerOpt, DataOpt, EndOpt, ExecutorOpt, FoldStepsOpt, FundamentalsOpt, HomeOpt,
                                   LeverageOpt, MarketOpt, NewsOpt, NoTradeBandOpt, ProgressOpt, RayAddressOpt,
                                   RebalanceRateOpt, ResumeOpt, RewardOpt, SeedOpt, SeedsOpt, StartOpt, StepsOpt,
-                                  StrengthOpt, TiltOpt, TrainCostOpt, TrialsOpt, UnsafeLrOpt, VariantOpt, WorkersOpt,
-                                  YearsOpt, env_options, sac_options, split_names)
+                                  StrengthOpt, TiltOpt, TrainCostOpt, TrialsOpt, UnsafeLrOpt, VariantOpt,
+                                  WarmStartOpt, WorkersOpt, YearsOpt, env_options, sac_options, split_names)
 from sacfolio.cli.sweep import ConfigFileOpt, with_config_file
 from sacfolio.env.config import CONFIGURATIONS_TRIED
 
@@ -128,6 +128,7 @@ def demo(
     workers: WorkersOpt = None,
     ray_address: RayAddressOpt = None,
     resume: ResumeOpt = True,
+    warm_start: WarmStartOpt = True,
     config: ConfigFileOpt = None,
     trials: TrialsOpt = CONFIGURATIONS_TRIED,
     baselines: BaselinesOpt = None,
@@ -193,6 +194,7 @@ def evaluate(
     workers: WorkersOpt = None,
     ray_address: RayAddressOpt = None,
     resume: ResumeOpt = True,
+    warm_start: WarmStartOpt = True,
     config: ConfigFileOpt = None,
     trials: TrialsOpt = CONFIGURATIONS_TRIED,
     baselines: BaselinesOpt = None,

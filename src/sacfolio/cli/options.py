@@ -50,6 +50,10 @@ ResumeOpt = Annotated[bool, typer.Option(
     "--resume/--no-resume", help="Reuse the tasks an earlier run of the same data and settings finished "
     "(kept under --out/task_cache), so an interrupted run goes on where it stopped; --no-resume trains "
     "every task again.")]
+WarmStartOpt = Annotated[bool, typer.Option(
+    "--warm-start/--cold-start", help="Each later fold continues from the previous fold's weights for "
+    "--fold-steps (default), or trains --steps from scratch (--cold-start: costs more, and keeps a fold's "
+    "model from carrying what the earlier folds fitted; cold folds train in parallel with --executor process).")]
 MarketOpt = Annotated[Optional[str], typer.Option(
     "--market", help="Run on a generated known-answer market instead of data: 'null' (no signal: "
     "1/N-like is best), 'ar1' (last week's idiosyncratic move predicts this week's) or 'factor' "
@@ -63,7 +67,8 @@ YearsOpt = Annotated[Optional[str], typer.Option(
 StepsOpt = Annotated[int, typer.Option(
     "--steps", min=1, help="SAC environment steps (one gradient update each) for the first fold.")]
 FoldStepsOpt = Annotated[int, typer.Option(
-    "--fold-steps", min=1, help="Steps for each later fold, warm-started from the previous fold.")]
+    "--fold-steps", min=1, help="Steps for each later fold, warm-started from the previous fold "
+    "(unused with --cold-start).")]
 VariantOpt = Annotated[str, typer.Option(
     "--variant", help="State: 'sac_lstm' / 'sac_patchtst' (news sentiment, fundamentals and a "
     "walk-forward LSTM / PatchTST forecast per stock), 'sac_price' (trailing returns and volatility) or "

@@ -124,6 +124,9 @@ class WalkForwardResult:
     # agent -> one tuple of per-fold results per seed-ensemble member (K > 1 only): the
     # single seeds behind the agent's averaged weights, for the report's seed band
     members: dict[str, tuple[tuple[BacktestResult, ...], ...]] = field(default_factory=dict)
+    # on a generated market: the true mean of next week's simple returns per panel row,
+    # (T, N) (the known model's, FactorMarket.expected_returns); None on real data
+    known_expected: np.ndarray | None = None
 
     def combined_members(self, name: str) -> list[BacktestResult]:
         """Each ensemble member's folds chained into one result (empty without members)."""

@@ -52,7 +52,8 @@ class EvaluationRequest:
     baselines. ``trials`` counts the configurations tried when these settings were chosen
     (the deflated Sharpe ratio). ``executor``, ``workers`` and ``ray_address`` say where the
     training tasks run (:mod:`sacfolio.workflows.executors`); with ``resume`` the tasks an
-    earlier run of the same settings finished (``out/task_cache``) are not run again. ``sac_options`` override fields of the portfolio SAC settings
+    earlier run of the same settings finished (``out/task_cache``) are not run again. Without
+    ``warm_start`` every fold trains ``steps`` from scratch. ``sac_options`` override fields of the portfolio SAC settings
     (e.g. ``aux``, ``aux_coef_short``, ``allow_unsafe_lr``); ``env_options`` override the
     env settings in :meth:`EnvConfig.from_dict` form (e.g. ``{"action_mode": "residual",
     "execution": {"rebalance_rate": 0.25}}``), the defaults for whatever they leave out.
@@ -80,6 +81,7 @@ class EvaluationRequest:
     workers: int | None = None
     ray_address: str | None = None
     resume: bool = True
+    warm_start: bool = True
     sac_options: dict[str, Any] = field(default_factory=dict)
     env_options: dict[str, Any] = field(default_factory=dict)
     title: str = "sacfolio walk-forward evaluation"
@@ -169,7 +171,7 @@ def run_evaluation(request: EvaluationRequest, *, say: Callable[[str], None] = l
     names = tuple(STRATEGIES) if request.baselines is None else resolve_baselines(request.baselines)
     wf_config = WalkForwardConfig(years=years, train_steps=request.steps, fold_steps=request.fold_steps,
                                   baselines=names, seed=request.seed, variant=request.variant,
-                                  agents=request.agents, seeds=request.seeds)
+                                  agents=request.agents, seeds=request.seeds, warm_start=request.warm_start)
     sac_config = dataclasses.replace(PORTFOLIO_SAC, **request.sac_options)
     say(f"[bold]data[/bold] {panel.source}: {panel.n_symbols} symbols, {panel.n_dates} weeks "
         f"{panel.dates[0]}..{panel.dates[-1]}")
@@ -177,7 +179,8 @@ def run_evaluation(request: EvaluationRequest, *, say: Callable[[str], None] = l
         "; this data has prices only, so sentiment and fundamentals are neutral (count 0, age maximal)"
         if request.variant in FORECAST_VARIANTS and sources.empty else ""))
     say(f"[bold]walk-forward[/bold] test years {years[0]}..{years[-1]} ({len(years)} folds), "
-        f"{request.steps} steps first fold, {request.fold_steps} per later fold"
+        + (f"{request.steps} steps first fold, {request.fold_steps} per later fold (warm-started)"
+           if request.warm_start else f"{request.steps} steps per fold, each from scratch")
         + (f", {request.seeds} seeds per fold traded as one (weights averaged)" if request.seeds > 1 else "")
         + f", baselines: {', '.join(names)}")
     env_config = request.env_config
@@ -193,6 +196,8 @@ def run_evaluation(request: EvaluationRequest, *, say: Callable[[str], None] = l
                                      executor=request.executor, workers=request.workers,
                                      ray_address=request.ray_address,
                                      task_cache=open_task_cache(Path(request.out) / "task_cache", resume=request.resume))
+    if "known_model" in extra:  # the report reads each policy's weights against the true means as well
+        result = dataclasses.replace(result, known_expected=extra["known_model"].expected)
     quality = _forecast_quality(panel, request, result) if request.variant in FORECAST_VARIANTS else None
     result.info["seconds"]["total"] = round(time.perf_counter() - t0, 1)
     paths = write_report(result, Path(request.out), agent=AGENT, title=request.title, seed=request.seed,
@@ -238,5 +243,6 @@ def register_last_fold(evaluation: Evaluation, registry: Registry) -> tuple[str,
     return register_model(
         evaluation.model, name=request.model_name, registry=registry, panel=evaluation.panel, window=last,
         metadata={"training": {"mode": "walk-forward", "seed": request.seed, "steps": request.steps,
-                               "fold_steps": request.fold_steps, "eval_years": request.eval_years},
+                               "fold_steps": request.fold_steps, "warm_start": request.warm_start,
+                               "eval_years": request.eval_years},
                   "seed": request.seed, "metrics": metrics})

@@ -6,7 +6,9 @@
 - **Sharpe confidence**: probabilistic and deflated Sharpe ratios
   (:mod:`sacfolio.evaluate.significance`);
 - on a generated market, the **share of the known-model policy's excess CAGR**
-  over 1/N the agent earns;
+  over 1/N the agent earns, and its share of that policy's **expected edge** under the
+  market's true model (:func:`expected_edge_share`: the same weights read against the
+  true means, so the share does not hang on the returns the test years drew);
 - through a broker (``--broker``), the **costs split** into spread, commission and
   financing for every strategy.
 """
@@ -23,7 +25,7 @@ from sacfolio.evaluate.report.columns import BENCHMARK
 from sacfolio.evaluate.results import WalkForwardResult
 from sacfolio.evaluate.significance import SharpeConfidence, sharpe_confidence
 
-__all__ = ["KNOWN_POLICY", "Evidence", "gather_evidence"]
+__all__ = ["KNOWN_POLICY", "Evidence", "expected_edge_share", "gather_evidence"]
 
 KNOWN_POLICY = "known_model"
 """Name of the known-model policy's results on a generated market."""
@@ -48,6 +50,9 @@ class Evidence:
     known_share : float or None
         (CAGR(agent) - CAGR(1/N)) / (CAGR(known) - CAGR(1/N)); None without the known
         policy or when its edge is under half a point.
+    known_expected_share : float or None
+        :func:`expected_edge_share` of the agent; None without the known policy and the
+        market's true means.
     broker_costs : dict or None
         ``{name: {"spread", "commission", "financing"}}``: each summed over the run as a
         fraction of value (financing < 0: paid); None in the equity configuration.
@@ -61,13 +66,15 @@ class Evidence:
     confidence: SharpeConfidence | None
     known_share: float | None
     broker_costs: dict[str, dict[str, float]] | None = None
+    known_expected_share: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         spread = (max(self.member_cagr) - min(self.member_cagr)) if self.member_cagr else None
         return {"members": self.members, "member_cagr": self.member_cagr, "member_sharpe": self.member_sharpe,
                 "member_cagr_spread": spread, "gross_vs_net": self.gross,
                 "sharpe_confidence": None if self.confidence is None else self.confidence.as_dict(),
-                "known_policy_share": self.known_share, "broker_costs": self.broker_costs}
+                "known_policy_share": self.known_share, "known_policy_expected_share": self.known_expected_share,
+                "broker_costs": self.broker_costs}
 
     def lines(self, agent: str) -> list[str]:
         """Plain-text lines for the terminal summary."""
@@ -86,7 +93,11 @@ class Evidence:
                        f"{c.psr_vs_benchmark:.2f}; deflated for {c.n_trials} configuration(s) tried "
                        f"(bar {c.expected_max_sharpe:.2f}): {c.dsr:.2f}")
         if self.known_share is not None:
-            out.append(f"known-model policy: {agent} earns {100 * self.known_share:.0f}% of its excess CAGR over 1/N")
+            expected = ("" if self.known_expected_share is None else
+                        f" and {100 * self.known_expected_share:.0f}% of its expected edge under the true model, "
+                        "net of costs")
+            out.append(f"known-model policy: {agent} earns {100 * self.known_share:.0f}% of its excess CAGR "
+                       f"over 1/N{expected}")
         for name, c in (self.broker_costs or {}).items():
             out.append(f"broker costs: {name} paid {100 * c['spread']:.2f}% of value in spread, "
                        f"{100 * c['commission']:.2f}% in commission and {-100 * c['financing']:.2f}% in financing")
@@ -113,7 +124,7 @@ def gather_evidence(result: WalkForwardResult, agent: str, *, n_trials: int = 1)
     return Evidence(members=max(1, len(members)), member_cagr=[float(cagr(m.returns)) for m in members],
                     member_sharpe=[float(sharpe(m.returns)) for m in members], equity_band=band, gross=gross,
                     confidence=confidence, known_share=_known_share(result, agent),
-                    broker_costs=_broker_costs(result))
+                    broker_costs=_broker_costs(result), known_expected_share=expected_edge_share(result, agent))
 
 
 def _broker_costs(result: WalkForwardResult) -> dict[str, dict[str, float]] | None:
@@ -130,3 +141,41 @@ def _known_share(result: WalkForwardResult, agent: str) -> float | None:
     base = float(cagr(result.combined(BENCHMARK).returns))
     known = float(cagr(result.combined(KNOWN_POLICY).returns)) - base
     return None if known < 0.005 else (float(cagr(result.combined(agent).returns)) - base) / known
+
+
+def expected_edge_share(result: WalkForwardResult, agent: str, folds: slice | list[int] | None = None) -> float | None:
+    """The agent's expected weekly edge over 1/N, net of costs, as a share of the known policy's.
+
+    A policy's expected edge in week t is ``(w_t - w_1/N,t) . mu_t`` over the stocks,
+    ``mu_t`` the market's true mean of the next week's returns
+    (:attr:`WalkForwardResult.known_expected`), less its extra transaction cost that
+    week. It depends on the weights the policies chose, not on the returns the test
+    weeks happened to draw, so it tells a weak learner from an unlucky draw: the CAGR
+    share of a good policy swings by tens of points over four test years.
+
+    Parameters
+    ----------
+    result : WalkForwardResult
+    agent : str
+    folds : slice or list of int, optional
+        The folds to read (default all).
+
+    Returns
+    -------
+    float or None
+        None without the known policy, 1/N or the true means, or when the known
+        policy's expected edge is under 0.01% a week.
+    """
+    if result.known_expected is None or not {KNOWN_POLICY, BENCHMARK, agent} <= set(result.results):
+        return None
+    index = range(len(result.folds))
+    picked = list(index[folds]) if isinstance(folds, slice) else list(index) if folds is None else list(folds)
+    edges = {name: [] for name in (agent, KNOWN_POLICY)}
+    for i in picked:
+        fold, base = result.folds[i], result.results[BENCHMARK][i]
+        mu = result.known_expected[fold.test_start:fold.test_stop]
+        for name in edges:
+            r = result.results[name][i]
+            edges[name].append(((r.weights - base.weights)[:, :-1] * mu).sum(axis=1) - (r.costs - base.costs))
+    agent_edge, known = (float(np.concatenate(edges[n]).mean()) for n in (agent, KNOWN_POLICY))
+    return None if known < 1e-4 else agent_edge / known
