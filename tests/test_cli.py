@@ -160,13 +160,17 @@ def test_a_bad_broker_setting_exits_2_before_any_training(tmp_path: Path, args, 
 
 
 @pytest.mark.slow
-def test_evaluate_on_a_known_answer_market_reports_both_shares_of_the_known_policy(tmp_path: Path) -> None:
+def test_evaluate_cold_folds_on_a_known_answer_market_reports_both_shares_of_the_known_policy(tmp_path: Path) -> None:
     out = tmp_path / "run"
-    proc = _run("evaluate", "--market", "ar1", "--strength", "0.2", "--eval-years", "2012", "--variant", "sac_price",
-                "--steps", "150", "--fold-steps", "100", "--executor", "local", "--baselines", "equal_weight",
-                "--out", str(out), "--no-progress", cwd=tmp_path)
+    proc = _run("evaluate", "--market", "ar1", "--strength", "0.2", "--eval-years", "2011-2012", "--variant",
+                "sac_price", "--steps", "150", "--fold-steps", "100", "--cold-start", "--seeds", "1",
+                "--executor", "local", "--baselines", "equal_weight", "--out", str(out), "--no-progress", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    assert "of its excess CAGR over 1/N and" in proc.stdout and "of its expected edge under the true model" in proc.stdout
+    assert "150 steps per fold, each from scratch" in proc.stdout
+    training = json.loads((out / "metrics.json").read_text())["info"]["training"]
+    assert [(r["fold"], r["warm_start"], r["steps"]) for r in training] == [("2011", False, 150), ("2012", False, 150)]
+    assert "of its excess CAGR over 1/N and" in proc.stdout
+    assert "of its expected edge under the true model" in proc.stdout
     evidence = json.loads((out / "metrics.json").read_text())["evidence"]
     assert isinstance(evidence["known_policy_share"], float)
     assert isinstance(evidence["known_policy_expected_share"], float)

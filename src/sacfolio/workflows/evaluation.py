@@ -53,7 +53,8 @@ class EvaluationRequest:
     (the deflated Sharpe ratio). ``executor``, ``workers`` and ``ray_address`` say where the
     training tasks run (:mod:`sacfolio.workflows.executors`); with ``resume`` the tasks an
     earlier run of the same settings finished (``out/task_cache``) are not run again. Without
-    ``warm_start`` every fold trains ``steps`` from scratch. ``sac_options`` override fields of the portfolio SAC settings
+    ``warm_start`` every fold trains ``steps`` from scratch. ``sac_options`` override fields
+    of the portfolio SAC settings
     (e.g. ``aux``, ``aux_coef_short``, ``allow_unsafe_lr``); ``env_options`` override the
     env settings in :meth:`EnvConfig.from_dict` form (e.g. ``{"action_mode": "residual",
     "execution": {"rebalance_rate": 0.25}}``), the defaults for whatever they leave out.
