@@ -159,7 +159,6 @@ def test_a_bad_broker_setting_exits_2_before_any_training(tmp_path: Path, args, 
     assert not (out / "metrics.json").exists()
 
 
-@pytest.mark.slow
 def test_evaluate_cold_folds_on_a_known_answer_market_reports_both_shares_of_the_known_policy(tmp_path: Path) -> None:
     out = tmp_path / "run"
     proc = _run("evaluate", "--market", "ar1", "--strength", "0.2", "--eval-years", "2011-2012", "--variant",
@@ -177,6 +176,7 @@ def test_evaluate_cold_folds_on_a_known_answer_market_reports_both_shares_of_the
     assert "of its expected edge under the true model" in (out / "report.html").read_text()
 
 
+@pytest.mark.slow
 def test_evaluate_trains_the_cross_sectional_network_and_records_it(tmp_path: Path) -> None:
     out = tmp_path / "run"
     proc = _run("evaluate", "--start", "2019-01-01", "--eval-years", "2022", "--variant", "sac_price",

@@ -18,7 +18,7 @@ TRADING = {"action_mode": TRADING_DEFAULTS["action_mode"], "tilt": TRADING_DEFAU
 __all__ = ["TRADING", "ActionModeOpt", "AgentsOpt", "BrokerOpt", "LeverageOpt", "AuxLongOpt", "AuxOpt", "CounterfactualOpt", "GammaOpt", "HoldoutOpt", "NetworkOpt", "AuxShortOpt", "DataOpt", "EndOpt",
            "ExecutorOpt", "FoldStepsOpt", "FundamentalsOpt", "HomeOpt", "MarketOpt", "NewsOpt", "NoTradeBandOpt", "ProgressOpt",
            "RebalanceRateOpt", "RewardOpt", "SeedOpt", "SeedsOpt", "StartOpt", "StepsOpt", "StrengthOpt", "TiltOpt",
-           "TrainCostOpt", "TrialsOpt", "UnsafeLrOpt", "WorkersOpt", "RayAddressOpt", "ResumeOpt", "VariantOpt", "YearsOpt", "BaselinesOpt", "env_options", "sac_options", "split_names"]
+           "TrainCostOpt", "TrialsOpt", "UnsafeLrOpt", "WarmStartOpt", "WorkersOpt", "RayAddressOpt", "ResumeOpt", "VariantOpt", "YearsOpt", "BaselinesOpt", "env_options", "sac_options", "split_names"]
 
 DataOpt = Annotated[Optional[Path], typer.Option(
     "--data", help="CSV or Parquet of prices (wide: date + one close column per symbol; long: "
@@ -38,8 +38,8 @@ TrialsOpt = Annotated[int, typer.Option(
 ExecutorOpt = Annotated[str, typer.Option(
     "--executor", help="Where the training tasks run: 'local' (one after another in this process), "
     "'process' (a pool of worker processes) or 'ray' (Ray tasks: a local Ray on 127.0.0.1, or the cluster "
-    "of --ray-address; needs pip install 'sacfolio\\[ray]'). Each seed's chain of folds is one task. Same "
-    "results either way.")]
+    "of --ray-address; needs pip install 'sacfolio\\[ray]'). Each seed's chain of warm-started folds is one "
+    "task (with --cold-start each fold is its own). Same results either way.")]
 WorkersOpt = Annotated[Optional[int], typer.Option(
     "--workers", min=1, help="Processes of --executor process, CPUs of a local Ray (default: the number "
     "of CPUs).", show_default=False)]

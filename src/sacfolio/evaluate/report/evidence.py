@@ -52,7 +52,7 @@ class Evidence:
         policy or when its edge is under half a point.
     known_expected_share : float or None
         :func:`expected_edge_share` of the agent; None without the known policy and the
-        market's true means.
+        market's true means, or when the known policy's expected edge is under 0.01% a week.
     broker_costs : dict or None
         ``{name: {"spread", "commission", "financing"}}``: each summed over the run as a
         fraction of value (financing < 0: paid); None in the equity configuration.
@@ -92,12 +92,13 @@ class Evidence:
             out.append(f"Sharpe confidence: P(true Sharpe of {agent} > 0) = {c.psr:.2f}, > 1/N's = "
                        f"{c.psr_vs_benchmark:.2f}; deflated for {c.n_trials} configuration(s) tried "
                        f"(bar {c.expected_max_sharpe:.2f}): {c.dsr:.2f}")
+        expected = (None if self.known_expected_share is None else
+                    f"{100 * self.known_expected_share:.0f}% of its expected edge under the true model, net of costs")
         if self.known_share is not None:
-            expected = ("" if self.known_expected_share is None else
-                        f" and {100 * self.known_expected_share:.0f}% of its expected edge under the true model, "
-                        "net of costs")
             out.append(f"known-model policy: {agent} earns {100 * self.known_share:.0f}% of its excess CAGR "
-                       f"over 1/N{expected}")
+                       f"over 1/N" + ("" if expected is None else f" and {expected}"))
+        elif expected is not None:  # the test years drew too little of the known policy's edge to divide by
+            out.append(f"known-model policy: {agent} earns {expected}")
         for name, c in (self.broker_costs or {}).items():
             out.append(f"broker costs: {name} paid {100 * c['spread']:.2f}% of value in spread, "
                        f"{100 * c['commission']:.2f}% in commission and {-100 * c['financing']:.2f}% in financing")
@@ -151,7 +152,8 @@ def expected_edge_share(result: WalkForwardResult, agent: str, folds: slice | li
     (:attr:`WalkForwardResult.known_expected`), less its extra transaction cost that
     week. It depends on the weights the policies chose, not on the returns the test
     weeks happened to draw, so it tells a weak learner from an unlucky draw: the CAGR
-    share of a good policy swings by tens of points over four test years.
+    share of a good policy swings by tens of points over four test years. CASH earns 0
+    and a broker's financing is not counted (the known-answer markets trade as equities).
 
     Parameters
     ----------
@@ -163,13 +165,15 @@ def expected_edge_share(result: WalkForwardResult, agent: str, folds: slice | li
     Returns
     -------
     float or None
-        None without the known policy, 1/N or the true means, or when the known
-        policy's expected edge is under 0.01% a week.
+        None without the known policy, 1/N or the true means, with no folds picked, or
+        when the known policy's expected edge is under 0.01% a week.
     """
     if result.known_expected is None or not {KNOWN_POLICY, BENCHMARK, agent} <= set(result.results):
         return None
     index = range(len(result.folds))
     picked = list(index[folds]) if isinstance(folds, slice) else list(index) if folds is None else list(folds)
+    if not picked:
+        return None
     edges = {name: [] for name in (agent, KNOWN_POLICY)}
     for i in picked:
         fold, base = result.folds[i], result.results[BENCHMARK][i]
