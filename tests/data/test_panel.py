@@ -33,18 +33,31 @@ def test_short_gap_is_forward_filled() -> None:
     np.testing.assert_array_equal(panel.close[:, 0], [1.0, 1.0, 1.0, 4.0])
 
 
-def test_gap_longer_than_limit_is_unavailable_for_its_whole_length() -> None:
-    # Short gaps are filled, longer gaps mark the symbol unavailable (not filled part way).
+def test_gap_longer_than_limit_is_filled_up_to_the_limit_then_unavailable() -> None:
+    # At row 1 and 2 nobody knows the gap will last three rows: a feed shows the last price.
     frame = _frame({"A": [1.0, NAN, NAN, NAN, 5.0], "B": [1.0, 2.0, 3.0, 4.0, 5.0]})
     panel = MarketPanel.from_close_frame(frame, max_ffill=2)
-    np.testing.assert_array_equal(panel.available[:, 0], [True, False, False, False, True])
-    assert np.isnan(panel.close[1:4, 0]).all()
+    np.testing.assert_array_equal(panel.available[:, 0], [True, True, True, False, True])
+    np.testing.assert_array_equal(panel.close[:3, 0], [1.0, 1.0, 1.0])
+    assert np.isnan(panel.close[3, 0])
     assert panel.simple_returns()[4, 0] == 0.0
 
 
-def test_before_first_and_after_last_price_is_unavailable() -> None:
-    panel = MarketPanel.from_close_frame(_frame({"A": [NAN, 2.0, 3.0, NAN], "B": [1.0, 2.0, 3.0, 4.0]}))
-    np.testing.assert_array_equal(panel.available[:, 0], [False, True, True, False])
+def test_before_first_price_is_unavailable_and_after_the_last_is_filled_up_to_the_limit() -> None:
+    panel = MarketPanel.from_close_frame(_frame({"A": [NAN, 2.0, 3.0, NAN, NAN, NAN], "B": [1.0] * 6}), max_ffill=2)
+    np.testing.assert_array_equal(panel.available[:, 0], [False, True, True, True, True, False])
+
+
+def test_a_row_of_the_panel_depends_only_on_prices_up_to_it() -> None:
+    rng = np.random.default_rng(3)
+    close = np.exp(rng.normal(0.0, 0.05, size=(40, 3)).cumsum(axis=0))
+    close[rng.random(close.shape) < 0.3] = NAN  # gaps of every length, ends included
+    frame = pd.DataFrame(close, index=pd.date_range("2020-01-03", periods=40, freq="W-FRI"), columns=list("ABC"))
+    full = MarketPanel.from_close_frame(frame, max_ffill=2)
+    for t in range(5, 40):
+        cut = MarketPanel.from_close_frame(frame.iloc[: t + 1], max_ffill=2)
+        np.testing.assert_array_equal(cut.available, full.available[: t + 1])
+        np.testing.assert_array_equal(cut.close, full.close[: t + 1])
 
 
 def test_zero_limit_fills_nothing() -> None:

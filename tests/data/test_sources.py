@@ -113,11 +113,12 @@ def test_short_gap_is_filled_and_reported(tmp_path: Path) -> None:
 def test_long_gap_is_marked_unavailable_and_reported(tmp_path: Path) -> None:
     lines = ["date,A,B"] + [f"2024-01-{d:02d},{'' if 8 <= d <= 22 else 1},{d}" for d in range(1, 30)]
     path = _write(tmp_path, "\n".join(lines) + "\n")
-    with pytest.warns(DataWarning, match=r"marked 15 prices unavailable in gaps longer than 2"):
+    with pytest.warns(DataWarning, match=r"forward-filled 2 missing prices.*marked 13 prices unavailable in gaps "
+                                         r"longer than 2 rows, after their first 2"):
         panel = load_prices(path, frequency=None)
     assert panel.available[:, 1].all()
-    assert int((~panel.available[:, 0]).sum()) == 15  # the whole 15-day gap
-    assert describe(panel)["coverage"]["A"] == pytest.approx(14 / 29)
+    assert int((~panel.available[:, 0]).sum()) == 13  # the 15-day gap less the 2 days filled before it was long
+    assert describe(panel)["coverage"]["A"] == pytest.approx(16 / 29)
 
 
 def test_describe_summarizes_a_panel() -> None:

@@ -150,22 +150,19 @@ class MarketPanel:
                          max_ffill: int = 2) -> "MarketPanel":
         """Build a panel from a wide close-price frame (DatetimeIndex x symbols).
 
-        A gap of at most ``max_ffill`` rows inside a symbol's history is forward-filled;
-        a longer gap is unavailable for its whole length (not filled part way), as are
-        rows before a symbol's first or after its last price.
+        Point in time: whether a missing price is filled depends only on the rows up to
+        it. The first ``max_ffill`` rows after a symbol's last price are filled with that
+        price (what a feed shows on those dates, not knowing when, or whether, the next
+        price comes); from the row after that the symbol is unavailable until a price
+        arrives. Rows before a symbol's first price are unavailable. (Filling a gap only
+        when it turns out short enough would let row t depend on prices after t.)
         """
         values = frame.to_numpy(dtype=np.float64, copy=True)
         present = np.isfinite(values)
-        T = len(values)
-        rows = np.arange(T)[:, None]
-        first = np.where(present.any(0), present.argmax(0), T)
-        last = np.where(present.any(0), T - 1 - present[::-1].argmax(0), -1)
-        inside = (rows >= first) & (rows <= last)
-        # Index of the last present row at or before t, and of the next present row at or after t.
+        rows = np.arange(len(values))[:, None]
+        # Index of the last present row at or before t (-1: none yet).
         prev_idx = np.maximum.accumulate(np.where(present, rows, -1), axis=0)
-        next_idx = np.minimum.accumulate(np.where(present, rows, T)[::-1], axis=0)[::-1]
-        gap_len = next_idx - prev_idx - 1  # length of the whole gap a missing cell sits in
-        fillable = inside & ~present & (gap_len <= max_ffill)
+        fillable = ~present & (prev_idx >= 0) & (rows - prev_idx <= max_ffill)
         cols = np.broadcast_to(np.arange(values.shape[1]), values.shape)
         filled = np.where(fillable, values[np.clip(prev_idx, 0, None), cols], values)
         available = present | fillable

@@ -86,5 +86,5 @@ def _warn_repairs(close: pd.DataFrame, panel: MarketPanel, max_ffill: int) -> No
                      f"row: {per_symbol(filled)}")
     if dropped.any():
         notes.append(f"marked {int(dropped.sum())} prices unavailable in gaps longer than "
-                     f"{max_ffill} rows: {per_symbol(dropped)}")
+                     f"{max_ffill} rows, after their first {max_ffill}: {per_symbol(dropped)}")
     warnings.warn(DataWarning(f"{panel.source}: " + ". ".join(notes) + "."), stacklevel=4)
