@@ -149,10 +149,21 @@ class ModelBundle:
         residual mode's benchmark weights at the row (None in the softmax mode). A member
         held at the benchmark by its holdout check plays the zero action.
         """
+        return self.target_of(self.member_actions(obs), available, benchmark)
+
+    def member_actions(self, obs: np.ndarray) -> list[np.ndarray]:
+        """Each member's action (B, act_dim) for ``obs``; the zero action for a member its
+        holdout check holds at the benchmark."""
+        return [p(obs) if self.trades_tilt(k) else np.zeros((len(obs), self.layout.act_dim))
+                for k, p in enumerate(self.policies)]
+
+    def target_of(self, actions: list[np.ndarray], available: np.ndarray,
+                  benchmark: np.ndarray | None) -> np.ndarray:
+        """The averaged target weights (B, N + 1) of the members' ``actions``
+        (:meth:`member_actions`), as :meth:`policy_target` trades them."""
         from sacfolio.env.actions import action_to_weights
 
-        targets = [action_to_weights(p(obs) if self.trades_tilt(k) else np.zeros((len(obs), self.layout.act_dim)),
-                                     self.env_config, available, benchmark) for k, p in enumerate(self.policies)]
+        targets = [action_to_weights(a, self.env_config, available, benchmark) for a in actions]
         return targets[0] if len(targets) == 1 else np.mean(targets, axis=0)
 
     @property
@@ -189,17 +200,21 @@ class ModelBundle:
         """The weights to trade to (N + 1, CASH last) at row ``t`` of ``core``: what a backtest
         holding ``weights`` at row ``t`` would trade.
 
-        ``weights`` are the portfolio's current weights (default 100% cash). The policy's
-        target is projected and traded towards under the model's execution rules from
-        ``weights`` (:meth:`PortfolioCore.trade_weights`, the backtest's own code), so with
-        partial rebalancing or a band the answer is a step towards the policy's target,
-        not the target itself. The result satisfies the constraints (cash floor, position
-        cap, unavailable = 0).
+        ``weights`` are the portfolio's current weights. The policy's target is projected
+        and traded towards under the model's execution rules from ``weights``
+        (:meth:`PortfolioCore.trade_weights`, the backtest's own code), so with partial
+        rebalancing or a band the answer is a step towards the policy's target. Without
+        ``weights`` there is no step to take: the answer is the target itself, decided
+        from a state of 100% cash (a step from cash would read as a model that wants to
+        hold half its book in cash). The result satisfies the constraints (cash floor,
+        position cap, unavailable = 0).
         """
         current = self._current(weights)
         obs = core.observation_at(t, current)[None, :]
         benchmark = core.benchmark[t] if self.env_config.action_mode == "residual" else None
         target = self.policy_target(obs, core.available[t], benchmark)
+        if weights is None:
+            return target[0]
         return core.trade_weights(target, np.array([t]), current[None, :])[0]
 
     def predict_aux(self, obs: np.ndarray) -> np.ndarray:

@@ -140,13 +140,14 @@ class UniversalBundle(ModelBundle):
     def decide_at(self, core: SlotCore, t: int, weights: np.ndarray | None = None
                   ) -> tuple[np.ndarray, np.ndarray | None]:
         """(weights to trade to (n + 1,), advisor mixture (K,) or None) at row ``t`` of ``core``,
-        as :meth:`ModelBundle.target_weights` (projected, after the execution rules)."""
+        as :meth:`ModelBundle.target_weights` (projected, after the execution rules from
+        ``weights``; without them, the target itself)."""
         current = np.asarray(weights, dtype=np.float64) if weights is not None else \
             np.eye(core.act_dim)[-1]
         obs = core.observation_at(t, current)[None, :]
         bench = core.benchmark[t] if self.env_config.action_mode == "residual" else None
         target, mixture = self.decisions(obs, core.available[t], bench)
-        traded = core.trade_weights(target, np.array([t]), current[None, :])[0]
+        traded = target[0] if weights is None else core.trade_weights(target, np.array([t]), current[None, :])[0]
         return traded, None if mixture is None else mixture[0]
 
     def slot_documents(self) -> dict[str, Any]:

@@ -24,7 +24,7 @@ class Problem(BaseModel):
 
 
 class InferenceRequest(BaseModel):
-    """Optional inputs of an inference; an empty body decides at the last data row from 100% cash."""
+    """Optional inputs of an inference; an empty body gives the target at the last data row."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
@@ -33,7 +33,8 @@ class InferenceRequest(BaseModel):
     current_weights: dict[str, float] | list[float] | None = Field(
         default=None, description="The portfolio's weights now: by symbol incl. CASH (symbols left out "
         "hold 0), or N + 1 numbers in the model's symbol order then CASH. Non-negative, finite, summing "
-        "to 1 (±1e-6). Default: 100% CASH.")
+        "to 1 (±1e-6). With them the answer is this row's trade under the model's execution rules (a "
+        "partial step, a no-trade band); without them, the model's target itself, decided from 100% CASH.")
     symbols: list[str] | None = Field(
         default=None, max_length=1000, description="Universal models (universal_s<N>) only: trade just these "
         "symbols of the data, in this order (a universe change without retraining; at most N). Default: "
