@@ -108,9 +108,9 @@ def holdout_check(bundle: ModelBundle, panel: MarketPanel, *, start: int, stop: 
     obs = core.reset(np.array([start]), np.array([stop]))
     ics = []
     for t in range(start, stop):
-        score = np.mean([policy(obs) if bundle.trades_tilt(k) else np.zeros((1, bundle.layout.act_dim))
-                         for k, policy in enumerate(bundle.policies)], axis=0)[0, :-1]
-        target = bundle.policy_target(obs, core.available[t], core.benchmark[t])
+        actions = bundle.member_actions(obs)
+        score = np.mean(actions, axis=0)[0, :-1]
+        target = bundle.target_of(actions, core.available[t], core.benchmark[t])
         obs = core.step_weights(target)[0]
         live = core.available[t]
         if live.sum() >= 3:

@@ -50,6 +50,8 @@ __all__ = ["RunOptions", "Step", "TrainResult", "TrainingRun", "box_dims", "flus
            "set_flush_denormals"]
 
 logger = logging.getLogger(__name__)
+_LOGGED_LR_WARNINGS: set[str] = set()
+"""Learning-rate warnings already logged by this process (the result of every run still lists its own)."""
 
 
 @dataclass(kw_only=True)
@@ -191,7 +193,9 @@ class TrainingRun:
                 raise ConfigError(f"{name} must be an int >= 1, got {value!r}.")
         lr_warnings = check_learning_rates(algo, config.learning_rates(), allow_unsafe=config.allow_unsafe_lr)
         for warning in lr_warnings:
-            logger.warning(warning)
+            if warning not in _LOGGED_LR_WARNINGS:  # once per process: every fold and pass would repeat it
+                _LOGGED_LR_WARNINGS.add(warning)
+                logger.warning(warning)
         self.env, self.options = env, options
         self.obs_dim, self.act_dim, self._low, self._high = box_dims(env)
         if learner is None:
