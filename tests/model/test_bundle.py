@@ -65,3 +65,17 @@ def test_backtests_and_serving_pay_the_real_cost_not_the_training_multiple(recen
     bundle = _bundle(recent_sample, EnvConfig(train_cost_multiplier=4.0))
     core = bundle.core(recent_sample)
     assert not core.training and core.cost_rate == bundle.env_config.rules.cost_rate
+
+
+def test_without_current_weights_the_answer_is_the_target_not_a_step_from_cash(recent_sample):
+    # The residual, slow bundle moves a quarter of the way a week: from cash that step would
+    # leave ~75% in cash, which is not what the model wants to hold.
+    bundle = _bundle(recent_sample, CONFIGS["residual, slow, banded"])
+    core, t = bundle.core(recent_sample), 180
+    cash = np.eye(recent_sample.n_symbols + 1)[-1]
+    target = bundle.policy_target(core.observation_at(t, cash)[None, :], core.available[t], core.benchmark[t])[0]
+    answer = bundle.target_weights(core, t)
+    np.testing.assert_array_equal(answer, target)
+    assert answer[-1] < 0.1
+    step = bundle.target_weights(core, t, cash)
+    assert step[-1] > 0.7
