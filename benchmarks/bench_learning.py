@@ -108,7 +108,11 @@ CONFIGS["cs_checked"] = ({"action_mode": "residual", "tilt": 1.0, "reward": "exc
 # (cs_checked's expected share, seed 1: 63, 35, 22, 0% over 2009-2012; seed 2: 53, 11, 0% once
 # it traded), cold folds kept it (63-79% where they traded).
 CONFIGS["cs_cold"] = CONFIGS["cs_checked"]
-WALK_FORWARD = {"cs_cold": {"warm_start": False}}
+# ... with the per-stock aux head of next week's return sharing the actor's trunk and weighted
+# up (supervised learning of the return shapes the features the policy reads)
+CONFIGS["cs_cold_aux"] = (CONFIGS["cs_checked"][0],
+                          {**CONFIGS["cs_checked"][1], "aux_shared_trunk": True, "aux_coef_short": 10.0})
+WALK_FORWARD = {"cs_cold": {"warm_start": False}, "cs_cold_aux": {"warm_start": False}}
 """Walk-forward settings of a config other than the defaults (part of its cache key)."""
 SIGNAL = "cs_cold"
 """The planted-signal learner whose known-market targets ``signal`` reads."""
@@ -127,12 +131,19 @@ def _key(**settings) -> str:
 
 
 def run_one(*, config: str, market: str, strength: float | None, years: str, seed: int, seeds: int,
-            steps: int, fold_steps: int, variant: str, out: Path, executor: str = "local") -> dict:
-    """One walk-forward run (cached): the agent's, 1/N's and the known policy's figures."""
+            steps: int, fold_steps: int, variant: str, out: Path, executor: str = "local",
+            market_seed: int = 0) -> dict:
+    """One walk-forward run (cached): the agent's, 1/N's and the known policy's figures.
+
+    ``market_seed`` picks the draw of a generated market (the agent's ``seed`` varies its
+    training only); draw 0 is the one every earlier row was measured on.
+    """
     settings = dict(config=config, env=CONFIGS[config][0], sac=CONFIGS[config][1], market=market,
                     strength=strength, years=years, seed=seed, seeds=seeds, steps=steps,
                     fold_steps=fold_steps, variant=variant, **({"walk_forward": WALK_FORWARD[config]}
                                                                if config in WALK_FORWARD else {}))
+    if market_seed:  # draw 0 keeps the keys its rows were cached under
+        settings["market_seed"] = market_seed
     if CONFIGS[config][1].get("holdout_weeks"):  # rows from before the check ranked actions are not these
         settings["holdout_score"] = "action"
     path = out / "cache" / f"{_key(**settings)}.json"
@@ -142,7 +153,6 @@ def run_one(*, config: str, market: str, strength: float | None, years: str, see
             row["edge"]["p_win"] = None
         return row
     t0 = time.perf_counter()
-    market_seed = 0  # one draw of each generated market; the agent's seed varies
     panel, extra = _market(market, strength, market_seed)
     wf_config = WalkForwardConfig(years=tuple(parse_years(years)), train_steps=steps, fold_steps=fold_steps,
                                   baselines=("equal_weight",), seed=seed, seeds=seeds, variant=variant,
@@ -170,6 +180,7 @@ def run_one(*, config: str, market: str, strength: float | None, years: str, see
     row["edge"] = {"point": iv.point, "low": iv.low, "high": iv.high, "p_win": _p_win(a, b), "p_win_method": "paired block bootstrap, 4 weeks"}
     if "known_model" in row:
         row["share"] = _share(row)
+        row["share_interval"] = _share_interval(a, b, wf.combined("known_model").returns)
         wf = dataclasses.replace(wf, known_expected=extra["known_model"].expected)
         row["expected_share"] = expected_edge_share(wf, "sac")
         row["fold_expected_share"] = {f.label: expected_edge_share(wf, "sac", [i]) for i, f in enumerate(wf.folds)}
@@ -198,6 +209,28 @@ def _share(row: dict) -> float | None:
     return None if known < 0.005 else (row["sac"]["cagr"] - row["equal_weight"]["cagr"]) / known
 
 
+def _share_interval(agent: np.ndarray, ew: np.ndarray, known: np.ndarray) -> list[float] | None:
+    """90% interval of the CAGR share under the paired block bootstrap (4-week blocks, 2,000
+    draws, seed 0: the three strategies' weeks resampled together), None when the known
+    policy's excess CAGR is under 0.5 pt in more than a tenth of the draws (no ratio to read)."""
+    idx = block_indices(len(agent), block=4, n_boot=2000, rng=np.random.default_rng(0))
+    base = cagr(ew[idx])
+    known_excess, agent_excess = cagr(known[idx]) - base, cagr(agent[idx]) - base
+    ok = known_excess >= 0.005
+    if ok.mean() < 0.9:
+        return None
+    low, high = np.quantile(agent_excess[ok] / known_excess[ok], [0.05, 0.95])
+    return [float(low), float(high)]
+
+
+def pooled_share(rows: list[dict]) -> float | None:
+    """The CAGR share over several runs (market draws) as one: the mean of the agent's excess
+    CAGR over 1/N divided by the mean of the known policy's (None: that is < 0.5 pt)."""
+    known = np.mean([r["known_model"]["cagr"] - r["equal_weight"]["cagr"] for r in rows])
+    agent = np.mean([r["sac"]["cagr"] - r["equal_weight"]["cagr"] for r in rows])
+    return None if known < 0.005 else float(agent / known)
+
+
 def _pct(x: float | None) -> str:
     return "n/a" if x is None else f"{100 * x:5.1f}%"
 
@@ -209,7 +242,8 @@ def print_table(rows: list[dict]) -> None:
     print("-" * len(head))
     for r in rows:
         s, e, ew = r["sac"], r["edge"], r["equal_weight"]
-        market = r["market"] + ("" if r["strength"] in (None, 0.0) else f" {r['strength']:g}")
+        market = (r["market"] + ("" if r["strength"] in (None, 0.0) else f" {r['strength']:g}")
+                  + (f" #{r['market_seed']}" if r.get("market_seed") else ""))
         print(f"{r['config']:22} {market:10} {r['seed']:>4} {r['seeds']:>2} {_pct(s['cagr']):>7} "
               f"{_pct(ew['cagr']):>7} {s['sharpe']:6.2f} {ew['sharpe']:5.2f} "
               f"{e['point']:+.2f} [{e['low']:+.2f}, {e['high']:+.2f}]".ljust(98)
@@ -219,6 +253,10 @@ def print_table(rows: list[dict]) -> None:
             print(f"{'':22} holdout: " + ", ".join(
                 f"{c['fold']}{'' if r['seeds'] == 1 else '/' + str(c['member'])} "
                 f"{'trades' if c['trades'] else 'holds 1/N'} (t {c['t']:+.1f}, {c['weeks']} wk)" for c in r["holdout"]))
+        if r.get("share_interval"):
+            low, high = r["share_interval"]
+            print(f"{'':22} CAGR share {_pct(r.get('share')).strip()}, 90% interval "
+                  f"[{_pct(low).strip()}, {_pct(high).strip()}] (paired block bootstrap of the test weeks)")
         if r.get("fold_expected_share"):
             print(f"{'':22} expected share (net, under the true model): {_pct(r['expected_share']).strip()}; "
                   + ", ".join(f"{k} {_pct(v).strip()}" for k, v in r["fold_expected_share"].items()))
@@ -252,12 +290,14 @@ def targets(a, common: dict) -> list[dict]:
 
 def known_market_verdicts(rows: dict[str, dict]) -> list[str]:
     """The null-market and AR(1) target lines of ``rows`` ("null market", "ar1 <strength>")."""
-    r = rows["null market"]
-    e, turn, ew_turn = r["edge"], r["sac"]["turnover"], r["equal_weight"]["turnover"]
-    inside = e["low"] <= 0.0 <= e["high"]
-    out = [f"null market: Sharpe edge {e['point']:+.2f} [{e['low']:+.2f}, {e['high']:+.2f}] "
-           f"[{'met' if inside else 'NOT met'}: 0 inside]; turnover {_pct(turn).strip()} vs 1/N "
-           f"{_pct(ew_turn).strip()} [{'met' if turn <= 2 * ew_turn else 'NOT met'} <= 2x]"]
+    out = []
+    if "null market" in rows:
+        r = rows["null market"]
+        e, turn, ew_turn = r["edge"], r["sac"]["turnover"], r["equal_weight"]["turnover"]
+        inside = e["low"] <= 0.0 <= e["high"]
+        out.append(f"null market: Sharpe edge {e['point']:+.2f} [{e['low']:+.2f}, {e['high']:+.2f}] "
+                   f"[{'met' if inside else 'NOT met'}: 0 inside]; turnover {_pct(turn).strip()} vs 1/N "
+                   f"{_pct(ew_turn).strip()} [{'met' if turn <= 2 * ew_turn else 'NOT met'} <= 2x]")
     for label, r in rows.items():
         if label.startswith("ar1"):
             share = r.get("share")
@@ -271,22 +311,36 @@ def known_market_verdicts(rows: dict[str, dict]) -> list[str]:
 
 def signal_targets(a, common: dict) -> list[dict]:
     """The known-answer targets of the planted-signal learner (:data:`SIGNAL`): one agent per
-    fold and root seed (its settings are not batched), 6,000 + 2,000 steps unless given."""
+    fold, root seed and market draw (its settings are not batched), then the verdicts per
+    seed and draw and, over several draws, the AR(1) share pooled across them."""
     common = {**common, "seeds": 1}
-    runs = {"null market": dict(market="null", strength=None),
-            **{f"ar1 {s:g}": dict(market="ar1", strength=s) for s in (float(x) for x in a.strengths.split(","))}}
+    markets = (a.markets or "null,ar1").split(",")
+    runs = {**({"null market": dict(market="null", strength=None)} if "null" in markets else {}),
+            **{f"ar1 {s:g}": dict(market="ar1", strength=s) for s in (float(x) for x in a.strengths.split(","))
+               if "ar1" in markets}}
+    draws = [int(x) for x in a.market_seeds.split(",")]
     rows = []
     for seed in (int(x) for x in a.seeds.split(",")):
-        by_label = {}
-        for label, spec in runs.items():
-            print(f"{SIGNAL} seed {seed} on {label} ...", file=sys.stderr, flush=True)
-            by_label[label] = run_one(config=SIGNAL, seed=seed, years="2009-2012", **spec, **common)
-        rows.append(by_label)
-    print_table([r for by_label in rows for r in by_label.values()])
-    for seed, by_label in zip(a.seeds.split(","), rows):
-        print(f"\nseed {seed}:")
+        for draw in draws:
+            by_label = {}
+            for label, spec in runs.items():
+                print(f"{SIGNAL} seed {seed} on {label}, draw {draw} ...", file=sys.stderr, flush=True)
+                by_label[label] = run_one(config=SIGNAL, seed=seed, years="2009-2012", market_seed=draw,
+                                          **spec, **common)
+            rows.append((seed, draw, by_label))
+    print_table([r for *_, by_label in rows for r in by_label.values()])
+    for seed, draw, by_label in rows:
+        print(f"\nseed {seed}, market draw {draw}:")
         for line in known_market_verdicts(by_label):
             print(line)
+    if len(rows) > 1:
+        print(f"\npooled over {len(rows)} runs (seeds x draws; mean excess CAGR over mean known excess):")
+        for label in (k for k in runs if k.startswith("ar1")):
+            share = pooled_share([by_label[label] for *_, by_label in rows])
+            expected = [by_label[label].get("expected_share") for *_, by_label in rows]
+            print(f"{label}: share of the known policy's excess CAGR {_pct(share).strip()} "
+                  f"[{'met' if share is not None and share >= 0.6 else 'NOT met'} >= 60%]; mean expected share "
+                  f"{_pct(float(np.mean(expected)) if None not in expected else None).strip()}")
     return rows
 
 
@@ -315,12 +369,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("study", choices=["grid", "targets", "signal", "run"])
     p.add_argument("--configs", default=",".join(GRID), help="comma list of config names (grid, run)")
     p.add_argument("--config", default="default", help="config name for 'run'")
-    p.add_argument("--markets", default="sample", help="comma list: sample, null, ar1")
+    p.add_argument("--markets", default=None, help="comma list: sample, null, ar1 (grid: sample; signal: null,ar1)")
     p.add_argument("--market", default="sample")
     p.add_argument("--strength", type=float, default=None)
     p.add_argument("--strengths", default="0.05,0.1", help="AR(1) strengths of the grid's ar1 market")
     p.add_argument("--years", default="2009-2014")
     p.add_argument("--seeds", default="0,1", help="comma list of root seeds (one run each)")
+    p.add_argument("--market-seeds", default="0",
+                   help="comma list of generated-market draws (signal: one run per seed and draw; run: the first)")
     p.add_argument("--ensemble", type=int, default=1, help="K agents per fold, weights averaged")
     p.add_argument("--steps", type=int, default=3000)
     p.add_argument("--fold-steps", type=int, default=1500)
@@ -341,10 +397,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if a.study == "run":
         rows.append(run_one(config=a.config, market=a.market, strength=a.strength, years=a.years,
-                            seed=int(a.seeds.split(",")[0]), **common))
+                            seed=int(a.seeds.split(",")[0]), market_seed=int(a.market_seeds.split(",")[0]),
+                            **common))
     else:
         plan = []
-        for market in a.markets.split(","):
+        for market in (a.markets or "sample").split(","):
             strengths = [float(x) for x in a.strengths.split(",")] if market == "ar1" else [None]
             years = a.years if market == "sample" else "2009-2012"
             plan += [(c, market, s, years, int(seed)) for c in a.configs.split(",")
