@@ -69,7 +69,7 @@ def test_sigkill_at_random_points_always_resumes_reconciled(tmp_path, small_bars
     context = multiprocessing.get_context("fork")
     rng = random.Random(int(os.environ.get("SACFOLIO_PAPER_KILL_SEED", "13")))
     kills, finished, deadline = 0, False, time.monotonic() + BUDGET_SECONDS
-    done_before = -1
+    done_before, sessions = -1, 0
     while kills < KILLS and time.monotonic() < deadline:
         child = context.Process(target=_child, args=(db, strategies, small_bars))
         child.start()
@@ -89,7 +89,8 @@ def test_sigkill_at_random_points_always_resumes_reconciled(tmp_path, small_bars
         finally:
             ledger.close()
         if finished and kills < KILLS:  # a fast machine ran every bar first: kill a fresh session too
-            db = tmp_path / f"paper{kills}.sqlite3"
+            sessions += 1
+            db = tmp_path / f"paper{sessions}.sqlite3"
             done_before, finished = -1, False
         elif finished:
             break

@@ -151,11 +151,11 @@ class MarketPanel:
         """Build a panel from a wide close-price frame (DatetimeIndex x symbols).
 
         Point in time: whether a missing price is filled depends only on the rows up to
-        it. The first ``max_ffill`` rows after a symbol's last price are filled with that
-        price (what a feed shows on those dates, not knowing when, or whether, the next
-        price comes); from the row after that the symbol is unavailable until a price
-        arrives. Rows before a symbol's first price are unavailable. (Filling a gap only
-        when it turns out short enough would let row t depend on prices after t.)
+        it. A missing price is filled with the most recent one while that is at most
+        ``max_ffill`` rows old (what a feed shows on those dates, not knowing when, or
+        whether, the next price comes); after that the symbol is unavailable until a
+        price arrives. Rows before a symbol's first price are unavailable. (Filling a gap
+        only when it turns out short enough would let row t depend on prices after t.)
         """
         values = frame.to_numpy(dtype=np.float64, copy=True)
         present = np.isfinite(values)
