@@ -11,7 +11,7 @@ from sacfolio.data.panel import MarketPanel
 from sacfolio.env.config import TRADING_DEFAULTS, EnvConfig
 from sacfolio.env.layout import ObservationLayout
 from sacfolio.env.slot_env import DictSlotEnv, SlotEnv, slot_core
-from sacfolio.env.slots import SlotLayout, SlotSpec
+from sacfolio.env.slots import SlotLayout, SlotSpec, mixture_weights
 from sacfolio.evaluate.results import Fold
 from sacfolio.evaluate.walkforward import backtest_model
 from sacfolio.features.price import price_features
@@ -109,3 +109,31 @@ def test_constraints_hold_every_step_after_a_universe_swap() -> None:
         _assert_feasible(weights[None], panel.available[100][None])
         assert mixture.shape == (len(ADVISORS),) and np.isclose(mixture.sum(), 1.0)
     assert list(bundle.core(unseen).ids) == [0, 1, 2, spec.unknown_id, spec.unknown_id]
+
+
+def test_without_current_weights_the_answer_is_the_target_and_an_actions_mix_maps_the_mean_action() -> None:
+    panel = _panel(SYMBOLS)
+    spec = SlotSpec(max_symbols=10, vocabulary=SYMBOLS, advisors=ADVISORS)
+    one = _bundle(spec, panel)
+    other_actor = UniversalActor(one.slot_layout, spec, SMALL, generator=torch.Generator().manual_seed(1))
+    other = UniversalBundle.from_actor(other_actor, scaler=one.scaler, variant="universal", layout=one.layout,
+                                       env_config=CONFIG, spec=spec, universal=SMALL)
+    for bundle in (one, UniversalBundle.ensemble([one, other]), UniversalBundle.ensemble([one, other], mix="actions")):
+        core = bundle.core(panel)
+        cash = np.eye(core.act_dim)[-1]
+        obs = core.observation_at(100, cash)[None, :]
+        target, mixture = bundle.decisions(obs, core.available[100], core.benchmark[100])
+        weights, mix = bundle.decide_at(core, 100)
+        np.testing.assert_array_equal(weights, target[0])  # the target itself: no half step from cash
+        np.testing.assert_array_equal(mix, mixture[0])
+        stepped, _ = bundle.decide_at(core, 100, cash)  # with current weights: the execution rules' step
+        assert stepped[-1] > weights[-1] + 0.2
+        _assert_feasible(np.stack([weights, stepped]), np.stack([panel.available[100]] * 2))
+    core = one.core(panel)
+    obs = core.observation_at(100, np.eye(core.act_dim)[-1])[None, :]
+    mean_action = (one.policy(obs) + other.policy(obs)) / 2
+    by_actions = UniversalBundle.ensemble([one, other], mix="actions")
+    np.testing.assert_allclose(by_actions.mixture(obs), mixture_weights(mean_action[..., spec.max_symbols + 1:],
+                                                                        CONFIG.logit_scale), rtol=0, atol=1e-12)
+    by_weights = UniversalBundle.ensemble([one, other])
+    assert not np.allclose(by_actions.mixture(obs), by_weights.mixture(obs))

@@ -131,3 +131,19 @@ def test_settings_it_cannot_check_are_refused(trained):
     with pytest.raises(ConfigError, match="residual"):
         holdout_check(dataclasses.replace(model.bundle, env_config=EnvConfig()), panel, start=200, stop=240,
                       min_t=2.0)
+
+
+def test_the_pass_before_the_check_and_the_refit_log_to_separate_tensorboard_runs(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    market = known_market("ar1", strength=0.3, seed=1, n_stocks=8, n_weeks=300)
+    config = dataclasses.replace(SMALL, warmup_steps=20, batch_size=16)
+    train_model(market.panel, train_stop=240, env_config=RESIDUAL, sac_config=config, steps=400, seed=0,
+                progress=False, log_dir=tmp_path)
+    steps = {}
+    for run in ("before_holdout", "."):
+        events = EventAccumulator(str(tmp_path / run))
+        events.Reload()
+        steps[run] = [e.step for e in events.Scalars("charts/episode_return")]
+    # each pass on its own curve from step 0: the first 400 steps, then the refit's 100
+    assert max(steps["before_holdout"]) > 300 and 0 < max(steps["."]) <= 100

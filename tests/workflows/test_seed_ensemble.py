@@ -51,6 +51,27 @@ def test_each_member_equals_the_single_run_of_its_seed(panel, ensemble_run) -> N
         ("2021", 0), ("2021", 1), ("2022", 0), ("2022", 1)]
 
 
+def test_an_actions_mix_trains_the_same_members_and_keeps_its_mix_through_the_registry(panel, ensemble_run) -> None:
+    by_weights, _ = ensemble_run
+    result, model = run_walk_forward(panel, config=_config(seed=3, seeds=2, ensemble_mix="actions"), env_config=ENV,
+                                     sac_config=SMALL, progress=False)
+    assert model.bundle.ensemble_mix == "actions" and result.info["walk_forward"]["ensemble_mix"] == "actions"
+    for mine, theirs in zip(result.members["sac"], by_weights.members["sac"]):  # the members train as before
+        for a, b in zip(mine, theirs):
+            np.testing.assert_array_equal(a.weights, b.weights)
+    traded = result.combined("sac").weights
+    assert np.allclose(traded.sum(axis=1), 1.0) and (traded[:, -1] >= 0.02 - 1e-12).all()
+    assert (traded[:, :-1] <= 0.2 + 1e-12).all()
+    loaded = trained_from_artifacts(to_artifacts(model, metadata={}))
+    assert loaded.bundle.ensemble_mix == "actions"
+    fine = train_model(panel, train_start=panel.n_dates - 60, train_stop=panel.n_dates - 1, variant="sac_price",
+                       env_config=ENV, sac_config=SMALL, steps=60, seed=9, init=loaded,
+                       scaler=loaded.bundle.scaler, progress=False)
+    assert fine.bundle.ensemble_mix == "actions" and fine.bundle.n_members == 2
+    with pytest.raises(ConfigError, match="ensemble_mix='mean'"):
+        _config(seeds=2, ensemble_mix="mean")
+
+
 def test_the_plan_gives_member_k_the_seeds_of_root_plus_1000k(panel) -> None:
     plan = plan_walk_forward(panel, _config(seed=5, seeds=3))
     assert [(t.member, t.seeds) for t in plan.tasks] == [(0, (5, 6)), (1, (1005, 1006)), (2, (2005, 2006))]

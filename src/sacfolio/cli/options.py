@@ -15,7 +15,7 @@ TRADING = {"action_mode": TRADING_DEFAULTS["action_mode"], "tilt": TRADING_DEFAU
            "train_cost_multiplier": TRADING_DEFAULTS["train_cost_multiplier"]}
 """The trading options' defaults (:data:`sacfolio.env.config.TRADING_DEFAULTS`, flat)."""
 
-__all__ = ["TRADING", "ActionModeOpt", "AgentsOpt", "BrokerOpt", "LeverageOpt", "AuxLongOpt", "AuxOpt", "CounterfactualOpt", "GammaOpt", "HoldoutOpt", "NetworkOpt", "AuxShortOpt", "DataOpt", "EndOpt",
+__all__ = ["TRADING", "ActionModeOpt", "AgentsOpt", "BrokerOpt", "LeverageOpt", "AuxLongOpt", "AuxOpt", "CounterfactualOpt", "EnsembleMixOpt", "GammaOpt", "HoldoutOpt", "NetworkOpt", "AuxShortOpt", "DataOpt", "EndOpt",
            "ExecutorOpt", "FoldStepsOpt", "FundamentalsOpt", "HomeOpt", "MarketOpt", "NewsOpt", "NoTradeBandOpt", "ProgressOpt",
            "RebalanceRateOpt", "RewardOpt", "SeedOpt", "SeedsOpt", "StartOpt", "StepsOpt", "StrengthOpt", "TiltOpt",
            "TrainCostOpt", "TrialsOpt", "UnsafeLrOpt", "WarmStartOpt", "WorkersOpt", "RayAddressOpt", "ResumeOpt", "VariantOpt", "YearsOpt", "BaselinesOpt", "env_options", "sac_options", "split_names"]
@@ -31,6 +31,10 @@ SeedsOpt = Annotated[int, typer.Option(
     "--seeds", min=1, max=64, help="Seed ensemble: train K agents per fold (member k with root seed "
     "--seed + 1000 k) and trade the average of their target weights, a portfolio of portfolios. "
     "The report shows the single seeds' band.")]
+EnsembleMixOpt = Annotated[str, typer.Option(
+    "--ensemble-mix", help="How --seeds K agents trade as one: 'weights' (the average of their target weights) "
+    "or 'actions' (the target of their average action: where large residual tilts hit the position cap, "
+    "what the members agree on survives the projection instead of being diluted by it).")]
 TrialsOpt = Annotated[int, typer.Option(
     "--trials", min=1, help="Configurations tried before these settings were chosen; the report's "
     f"deflated Sharpe ratio discounts the best-of-N luck (default {CONFIGURATIONS_TRIED}: the study "

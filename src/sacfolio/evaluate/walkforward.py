@@ -21,7 +21,7 @@ from sacfolio.evaluate.results import BacktestResult, Fold
 from sacfolio.exceptions import ConfigError
 from sacfolio.features.blocks import FeatureSet
 from sacfolio.features.variants import DEFAULT_VARIANT, check_variant
-from sacfolio.model.bundle import ModelBundle, member_seed
+from sacfolio.model.bundle import ENSEMBLE_MIXES, ModelBundle, member_seed
 from sacfolio.strategies import STRATEGIES
 from sacfolio.strategies.catalog import resolve_baselines
 
@@ -60,8 +60,11 @@ class WalkForwardConfig:
         Root seed; every training run's seed is derived from it (:func:`task_seed`).
     seeds : int
         Seed-ensemble size K: K agents train on every fold (member k with the seeds of
-        root ``seed + 1000 k``) and the fold's model trades the average of their target
-        weights. 1 (default): one agent.
+        root ``seed + 1000 k``) and the fold's model trades them combined by
+        ``ensemble_mix``. 1 (default): one agent.
+    ensemble_mix : {"weights", "actions"}
+        How a seed ensemble combines its members (:data:`~sacfolio.model.bundle.ENSEMBLE_MIXES`):
+        the average of their target weights (default) or the target of their average action.
     """
 
     years: tuple[int, ...] = tuple(range(2015, 2023))
@@ -74,10 +77,13 @@ class WalkForwardConfig:
     agents: tuple[str, ...] = (AGENT,)
     seed: int = 0
     seeds: int = 1
+    ensemble_mix: str = "weights"
 
     def __post_init__(self) -> None:
         if isinstance(self.seeds, bool) or not isinstance(self.seeds, int) or not 1 <= self.seeds <= 64:
             raise ConfigError(f"seeds={self.seeds!r} must be a whole number of agents per fold in 1..64")
+        if self.ensemble_mix not in ENSEMBLE_MIXES:
+            raise ConfigError(f"ensemble_mix={self.ensemble_mix!r}; choose from {list(ENSEMBLE_MIXES)}")
         if not self.years:
             raise ConfigError("years is empty: give at least one test year, e.g. --eval-years 2021-2022")
         if self.train_steps < 1 or self.fold_steps < 1:
@@ -90,7 +96,8 @@ class WalkForwardConfig:
     def to_dict(self) -> dict:
         return {"years": list(self.years), "train_steps": self.train_steps, "fold_steps": self.fold_steps,
                 "warm_start": self.warm_start, "baselines": list(self.baselines), "min_train": self.min_train,
-                "variant": self.variant, "agents": list(self.agents), "seed": self.seed, "seeds": self.seeds}
+                "variant": self.variant, "agents": list(self.agents), "seed": self.seed, "seeds": self.seeds,
+                "ensemble_mix": self.ensemble_mix}
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -25,7 +25,12 @@ from sacfolio.features.blocks import FeatureSet
 from sacfolio.features.scaler import FeatureScaler
 from sacfolio.features.variants import FeatureSources, build_features
 
-__all__ = ["MEMBER_SEED_STRIDE", "ModelBundle", "member_seed"]
+__all__ = ["ENSEMBLE_MIXES", "MEMBER_SEED_STRIDE", "ModelBundle", "member_seed"]
+
+ENSEMBLE_MIXES = ("weights", "actions")
+"""How a seed ensemble combines its members: ``"weights"`` averages each member's target
+weights (a portfolio of portfolios); ``"actions"`` averages their actions and maps the mean
+once (:meth:`ModelBundle.target_of`)."""
 
 MEMBER_SEED_STRIDE = 1000
 """Member k of a seed ensemble trains with ``seed + 1000 * k`` (member 0 is the single model)."""
@@ -73,8 +78,16 @@ class ModelBundle:
         A seed ensemble's other members (trained like ``actor`` with other seeds, on the
         same data, scaler and settings); empty for a single model.
     member_policies : tuple of NumpyPolicy
-        Their numpy policies. The bundle trades the average of all members' target
-        weights (a portfolio of portfolios, feasible because the feasible set is convex).
+        Their numpy policies.
+    ensemble_mix : {"weights", "actions"}
+        How the members combine. ``"weights"`` (default): the bundle trades the average of
+        all members' target weights (a portfolio of portfolios, feasible because the
+        feasible set is convex). ``"actions"``: it averages the members' actions and maps
+        that mean through the action mode once. Where the members' tilts are small the two
+        agree; where the projection clips (large residual tilts at the position cap) the
+        mean action keeps what the members agree on and cancels what they do not, while
+        the mean of clipped weights dilutes every member's view (the planted-signal study
+        in ``benchmarks/bench_learning.py``). Unused by a single model.
     holdout : tuple of dict
         Per member (empty: none checked), the out-of-sample check of its residual tilts
         (:mod:`sacfolio.train.holdout`): ``{"trades": bool, "ic": ..., "t": ..., ...}``.
@@ -94,6 +107,11 @@ class ModelBundle:
     member_actors: tuple[GaussianActor, ...] = ()
     member_policies: tuple[NumpyPolicy, ...] = ()
     holdout: tuple[dict[str, Any], ...] = ()
+    ensemble_mix: str = "weights"
+
+    def __post_init__(self) -> None:
+        if self.ensemble_mix not in ENSEMBLE_MIXES:
+            raise ConfigError(f"ensemble_mix={self.ensemble_mix!r}; choose from {list(ENSEMBLE_MIXES)}")
 
     @classmethod
     def from_actor(cls, actor: GaussianActor, **fields: Any) -> "ModelBundle":
@@ -101,9 +119,11 @@ class ModelBundle:
         return cls(actor=actor, policy=numpy_policy(actor), **fields)
 
     @classmethod
-    def ensemble(cls, bundles: "list[ModelBundle] | tuple[ModelBundle, ...]") -> "ModelBundle":
-        """One bundle that trades the average target of ``bundles`` (single models, same
-        variant, layout, scaler, settings and training window; the first one's fields)."""
+    def ensemble(cls, bundles: "list[ModelBundle] | tuple[ModelBundle, ...]", *,
+                 mix: str = "weights") -> "ModelBundle":
+        """One bundle that trades ``bundles`` combined by ``mix`` (:data:`ENSEMBLE_MIXES`):
+        single models, same variant, layout, scaler, settings and training window; the
+        first one's fields."""
         if not bundles:
             raise ConfigError("an ensemble needs at least one member")
         first = bundles[0]
@@ -119,7 +139,7 @@ class ModelBundle:
             return first
         checks = tuple(b.holdout[0] if b.holdout else {} for b in bundles) if any(b.holdout for b in bundles) else ()
         return replace(first, member_actors=tuple(b.actor for b in bundles[1:]),
-                       member_policies=tuple(b.policy for b in bundles[1:]), holdout=checks)
+                       member_policies=tuple(b.policy for b in bundles[1:]), holdout=checks, ensemble_mix=mix)
 
     @property
     def n_members(self) -> int:
@@ -133,7 +153,7 @@ class ModelBundle:
     def members(self) -> tuple["ModelBundle", ...]:
         """Each member as a single-model bundle (member 0 first)."""
         checks = [(c,) if c else () for c in self.holdout] or [()] * self.n_members
-        single = replace(self, member_actors=(), member_policies=(), holdout=checks[0])
+        single = replace(self, member_actors=(), member_policies=(), holdout=checks[0], ensemble_mix="weights")
         return (single,) + tuple(replace(single, actor=a, policy=p, holdout=c)
                                  for a, p, c in zip(self.member_actors, self.member_policies, checks[1:]))
 
@@ -143,7 +163,8 @@ class ModelBundle:
 
     def policy_target(self, obs: np.ndarray, available: np.ndarray, benchmark: np.ndarray | None) -> np.ndarray:
         """Target weights (B, N + 1) for observations ``obs`` (B, obs_dim) at one row: each
-        member's policy mapped through the action mode, then averaged over members.
+        member's policy mapped through the action mode and the targets averaged over
+        members, or (``ensemble_mix="actions"``) the members' mean action mapped once.
 
         ``available`` (N,) are the row's tradable stocks and ``benchmark`` (N + 1,) the
         residual mode's benchmark weights at the row (None in the softmax mode). A member
@@ -159,10 +180,12 @@ class ModelBundle:
 
     def target_of(self, actions: list[np.ndarray], available: np.ndarray,
                   benchmark: np.ndarray | None) -> np.ndarray:
-        """The averaged target weights (B, N + 1) of the members' ``actions``
-        (:meth:`member_actions`), as :meth:`policy_target` trades them."""
+        """The target weights (B, N + 1) of the members' ``actions`` (:meth:`member_actions`)
+        combined by :attr:`ensemble_mix`, as :meth:`policy_target` trades them."""
         from sacfolio.env.actions import action_to_weights
 
+        if self.ensemble_mix == "actions" and len(actions) > 1:
+            actions = [np.mean(actions, axis=0)]
         targets = [action_to_weights(a, self.env_config, available, benchmark) for a in actions]
         return targets[0] if len(targets) == 1 else np.mean(targets, axis=0)
 

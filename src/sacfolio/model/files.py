@@ -4,7 +4,7 @@
 env settings and the state layout; ``scaler.json`` the fitted scaler;
 ``symbol_order.json`` the symbol slots; ``actor.pt`` the actor's state dict (a seed
 ensemble of K adds ``member1_actor.pt`` .. ``member<K-1>_actor.pt`` and says
-``"ensemble": {"members": K}`` in ``config.json``). Loading
+``"ensemble": {"members": K, "mix": ...}`` in ``config.json``). Loading
 reads only those: it builds the actor, never a critic or an optimizer, and runs no
 code (state dicts are loaded by the registry with ``weights_only=True``).
 """
@@ -25,7 +25,8 @@ from sacfolio.features.scaler import FeatureScaler
 from sacfolio.features.variants import FeatureSources
 from sacfolio.model.bundle import ModelBundle
 
-__all__ = ["BUNDLE_FILES", "bundle_documents", "ensemble_size", "load_bundle", "member_file", "sac_actor"]
+__all__ = ["BUNDLE_FILES", "ENSEMBLE_RULES", "bundle_documents", "ensemble_mix", "ensemble_size", "load_bundle",
+           "member_file", "sac_actor"]
 
 BUNDLE_FILES = ("actor.pt", "scaler.json", "config.json", "symbol_order.json")
 """What serving reads of a version."""
@@ -34,6 +35,19 @@ BUNDLE_FILES = ("actor.pt", "scaler.json", "config.json", "symbol_order.json")
 def member_file(member: int, name: str) -> str:
     """File name of ensemble member ``member``'s ``name`` (member 0 keeps the plain name)."""
     return name if member == 0 else f"member{member}_{name}"
+
+
+ENSEMBLE_RULES = {"weights": "trades the average of the members' target weights",
+                  "actions": "trades the target of the members' average action"}
+"""The sentence ``config.json`` gives for each :data:`~sacfolio.model.bundle.ENSEMBLE_MIXES` entry."""
+
+
+def ensemble_mix(documents: Mapping[str, Any]) -> str:
+    """How a version's ensemble combines its members (``"weights"`` for files that predate the choice)."""
+    mix = (documents["config.json"].get("ensemble") or {}).get("mix", "weights")
+    if mix not in ENSEMBLE_RULES:
+        raise CorruptArtifactError(f"config.json ensemble mix {mix!r} must be one of {sorted(ENSEMBLE_RULES)}")
+    return mix
 
 
 def ensemble_size(documents: Mapping[str, Any]) -> int:
@@ -63,8 +77,8 @@ def bundle_documents(bundle: ModelBundle) -> dict[str, Any]:
     if bundle.holdout:
         config["holdout"] = [dict(c) for c in bundle.holdout]
     if bundle.n_members > 1:
-        config["ensemble"] = {"members": bundle.n_members,
-                              "rule": "trades the average of the members' target weights"}
+        config["ensemble"] = {"members": bundle.n_members, "mix": bundle.ensemble_mix,
+                              "rule": ENSEMBLE_RULES[bundle.ensemble_mix]}
     return {"scaler.json": bundle.scaler.to_dict(), "config.json": config,
             "symbol_order.json": list(bundle.symbols)}
 
@@ -111,4 +125,5 @@ def load_bundle(tensors: Mapping[str, Mapping[str, torch.Tensor]], documents: Ma
         raise CorruptArtifactError(f"config.json has {len(checks)} holdout checks for {len(actors)} members "
                                    f"in version {version}")
     return ModelBundle.ensemble([ModelBundle.from_actor(a.eval(), **fields, holdout=(c,) if c else ())
-                                 for a, c in zip(actors.values(), checks or [{}] * len(actors))])
+                                 for a, c in zip(actors.values(), checks or [{}] * len(actors))],
+                                mix=ensemble_mix(documents))

@@ -107,7 +107,8 @@ class UniversalBundle(ModelBundle):
     def decisions(self, obs: np.ndarray, available: np.ndarray, benchmark: np.ndarray | None = None
                   ) -> tuple[np.ndarray, np.ndarray | None]:
         """Target weights (B, n + 1) and advisor mixture (B, K) or None of slot observations (B, obs_dim)
-        at one row with ``available`` (n,) live symbols; a seed ensemble averages its members' both."""
+        at one row with ``available`` (n,) live symbols; a seed ensemble averages its members' both
+        (or, with ``ensemble_mix="actions"``, maps its members' mean action once)."""
         layout = self.slot_layout
         obs = np.asarray(obs, dtype=np.float32)
         n = np.shape(available)[-1]
@@ -117,8 +118,11 @@ class UniversalBundle(ModelBundle):
             slot_adv = obs[:, layout.slices["advisor_weights"]].reshape((-1,) + layout.shapes["advisor_weights"])
             advisors = np.concatenate((slot_adv[:, :, :n], slot_adv[:, :, -1:]), axis=-1).astype(np.float64)
         bench = None if benchmark is None else np.broadcast_to(benchmark, (obs.shape[0], n + 1))
-        results = [slot_action_to_weights(p(obs), advisors, live, self.env_config, layout, benchmark=bench)
-                   for p in self.policies]
+        actions = [p(obs) for p in self.policies]
+        if self.ensemble_mix == "actions" and len(actions) > 1:
+            actions = [np.mean(actions, axis=0)]
+        results = [slot_action_to_weights(a, advisors, live, self.env_config, layout, benchmark=bench)
+                   for a in actions]
         targets = np.mean([r[0] for r in results], axis=0)
         mixtures = None if advisors is None else np.mean([r[1] for r in results], axis=0)
         return targets, mixtures
@@ -129,8 +133,10 @@ class UniversalBundle(ModelBundle):
     def mixture(self, obs: np.ndarray) -> np.ndarray:
         """The advisor mixture (B, K) of slot observations (the deterministic actions' softmax)."""
         layout = self.slot_layout
-        mixes = [mixture_weights(p(obs)[..., layout.max_symbols + 1:], self.env_config.logit_scale)
-                 for p in self.policies]
+        actions = [p(obs) for p in self.policies]
+        if self.ensemble_mix == "actions" and len(actions) > 1:
+            actions = [np.mean(actions, axis=0)]
+        mixes = [mixture_weights(a[..., layout.max_symbols + 1:], self.env_config.logit_scale) for a in actions]
         return np.mean(mixes, axis=0)
 
     def target_weights(self, core: SlotCore, t: int,  # type: ignore[override]
@@ -160,7 +166,7 @@ def load_universal_bundle(tensors: Mapping[str, Mapping[str, torch.Tensor]], doc
                           metadata: Mapping[str, Any] | None = None, *, version: str = "") -> UniversalBundle:
     """The bundle of a saved universal model (``config.json`` with ``slots``)."""
     from sacfolio.agents.networks import load_module_states
-    from sacfolio.model.files import ensemble_size, member_file
+    from sacfolio.model.files import ensemble_mix, ensemble_size, member_file
 
     config = documents["config.json"]
     try:
@@ -186,4 +192,5 @@ def load_universal_bundle(tensors: Mapping[str, Mapping[str, torch.Tensor]], doc
                   sources=FeatureSources(**(config.get("sources") or {})),
                   train_window=(str(window[0]), str(window[1])), learner={"sac": sac_config.to_dict()},
                   spec=spec, universal=universal)
-    return UniversalBundle.ensemble([UniversalBundle.from_actor(a, **fields) for a in actors.values()])
+    return UniversalBundle.ensemble([UniversalBundle.from_actor(a, **fields) for a in actors.values()],
+                                    mix=ensemble_mix(documents))

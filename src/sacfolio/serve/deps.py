@@ -12,7 +12,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sacfolio.serve.service import Service
 from sacfolio.serve.settings import ServeSettings, load_settings
 
-__all__ = ["get_settings", "get_service", "require_token", "SettingsDep", "ServiceDep", "TokenDep"]
+__all__ = ["get_settings", "get_service", "require_token", "ServiceDep", "TokenDep"]
 
 
 @lru_cache(maxsize=1)
@@ -28,7 +28,6 @@ async def get_service(request: Request) -> Service:
     return request.app.state.service
 
 
-SettingsDep = Annotated[ServeSettings, Depends(get_settings)]
 ServiceDep = Annotated[Service, Depends(get_service)]
 
 _bearer = HTTPBearer(auto_error=False, description="The service's SACFOLIO_API_TOKEN; needed by every "

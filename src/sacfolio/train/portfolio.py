@@ -80,14 +80,15 @@ class TrainedModel:
     members: tuple["TrainedModel", ...] = ()
 
     @classmethod
-    def ensemble(cls, models: Sequence["TrainedModel"]) -> "TrainedModel":
+    def ensemble(cls, models: Sequence["TrainedModel"], *, mix: str = "weights") -> "TrainedModel":
         """One model of ``models`` (single models trained on the same data with different
-        seeds): member 0's learner and training record, a bundle averaging all of them."""
+        seeds): member 0's learner and training record, a bundle combining all of them by
+        ``mix`` (:data:`~sacfolio.model.bundle.ENSEMBLE_MIXES`)."""
         if not models or any(m.members for m in models):
             raise ConfigError("an ensemble is made of one or more single models")
         if len(models) == 1:
             return models[0]
-        bundle = ModelBundle.ensemble([m.bundle for m in models])
+        bundle = ModelBundle.ensemble([m.bundle for m in models], mix=mix)
         return replace(models[0], bundle=bundle, members=tuple(models[1:]))
 
     def single_models(self) -> tuple["TrainedModel", ...]:
@@ -111,7 +112,7 @@ class TrainedModel:
     def with_env_config(self, env_config: EnvConfig) -> "TrainedModel":
         """The same model, trading under ``env_config`` (finetuning trains on shorter episodes)."""
         singles = [replace(m, bundle=replace(m.bundle, env_config=env_config)) for m in self.single_models()]
-        return TrainedModel.ensemble(singles)
+        return TrainedModel.ensemble(singles, mix=self.bundle.ensemble_mix)
 
 
 def train_model(
@@ -170,7 +171,7 @@ def train_model(
                         diagnostic_dir=diagnostic_dir, sources=sources, callbacks=callbacks, progress=progress,
                         log_dir=None if log_dir is None or k == 0 else Path(log_dir) / f"member_{k}",
                         description=f"{description} member {k}".strip())
-            for k, single in enumerate(init.single_models())])
+            for k, single in enumerate(init.single_models())], mix=init.bundle.ensemble_mix)
     _check_span(panel, train_start, train_stop, env_config)
     if algo not in ALGORITHMS:
         raise ConfigError(f"unknown algorithm {algo!r}; choose from {list(ALGORITHMS)}")
@@ -221,7 +222,10 @@ def _train_with_holdout(panel: MarketPanel, *, train_stop: int, sac_config: SACC
     if train_stop - split < 8:
         raise EvaluationWindowError(f"the warm start {init.bundle.train_window} leaves {train_stop - split} weeks "
                                     "it has not seen before the end of training; the holdout check needs 8")
-    first = train_model(panel, train_stop=split, sac_config=inner, steps=steps, features=raw, **common)
+    # the pass before the check logs to its own TensorBoard run: the refit's step counter restarts at 0
+    log_dir = common["log_dir"]
+    first = train_model(panel, train_stop=split, sac_config=inner, steps=steps, features=raw,
+                        **{**common, "log_dir": None if log_dir is None else Path(log_dir) / "before_holdout"})
     check = holdout_check(first.bundle, panel, start=split, stop=train_stop, min_t=sac_config.holdout_min_t,
                           features=raw)
     check["record"] = pooled_record(init.bundle.holdout[0].get("record") if init and init.bundle.holdout else None,

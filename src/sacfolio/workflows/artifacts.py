@@ -58,7 +58,8 @@ def trained_from_artifacts(artifacts: ModelArtifacts) -> TrainedModel:
         raise CorruptArtifactError(f"version {artifacts.version} lacks {missing}; it is not a SAC model")
     layout = read_layout(artifacts.documents, str(artifacts.version))
     sac_config = SACConfig.from_dict(artifacts.documents["config.json"]["sac"])
-    bundles = bundle_from_artifacts(artifacts).members()
+    loaded = bundle_from_artifacts(artifacts)
+    bundles = loaded.members()
     singles = []
     for k, bundle in enumerate(bundles):
         names = {member_file(k, f): f for f in SAC_FILES if f.endswith(".pt")}
@@ -69,7 +70,7 @@ def trained_from_artifacts(artifacts: ModelArtifacts) -> TrainedModel:
             SAC(layout.obs_dim, layout.act_dim, config=sac_config)
         learner.load_state_dicts({f: artifacts.tensors[n] for n, f in names.items()})
         singles.append(TrainedModel(learner=learner, bundle=bundle, sac_config=sac_config))
-    return TrainedModel.ensemble(singles)
+    return TrainedModel.ensemble(singles, mix=loaded.ensemble_mix)
 
 
 def _universal_learner(bundle: ModelBundle, sac_config: SACConfig) -> SAC:

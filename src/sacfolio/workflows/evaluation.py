@@ -46,7 +46,8 @@ class EvaluationRequest:
     """What to evaluate: data, test years, training budget, state variant and agent settings.
 
     ``eval_years`` None means 2015-2022 on real data and the last two years on the
-    synthetic market. ``seeds`` is the seed-ensemble size K per fold. ``market`` names a
+    synthetic market. ``seeds`` is the seed-ensemble size K per fold, combined by
+    ``ensemble_mix`` (:data:`~sacfolio.model.bundle.ENSEMBLE_MIXES`). ``market`` names a
     known-answer market (:data:`~sacfolio.data.known_markets.KNOWN_MARKETS`, planted
     ``strength``) run instead of the data, with its known-model policy beside the
     baselines. ``trials`` counts the configurations tried when these settings were chosen
@@ -75,6 +76,7 @@ class EvaluationRequest:
     synthetic: bool = False
     agents: tuple[str, ...] = (AGENT,)
     seeds: int = 1
+    ensemble_mix: str = "weights"
     market: str | None = None
     strength: float | None = None
     trials: int = 1
@@ -172,7 +174,8 @@ def run_evaluation(request: EvaluationRequest, *, say: Callable[[str], None] = l
     names = tuple(STRATEGIES) if request.baselines is None else resolve_baselines(request.baselines)
     wf_config = WalkForwardConfig(years=years, train_steps=request.steps, fold_steps=request.fold_steps,
                                   baselines=names, seed=request.seed, variant=request.variant,
-                                  agents=request.agents, seeds=request.seeds, warm_start=request.warm_start)
+                                  agents=request.agents, seeds=request.seeds, warm_start=request.warm_start,
+                                  ensemble_mix=request.ensemble_mix)
     sac_config = dataclasses.replace(PORTFOLIO_SAC, **request.sac_options)
     say(f"[bold]data[/bold] {panel.source}: {panel.n_symbols} symbols, {panel.n_dates} weeks "
         f"{panel.dates[0]}..{panel.dates[-1]}")
@@ -182,7 +185,8 @@ def run_evaluation(request: EvaluationRequest, *, say: Callable[[str], None] = l
     say(f"[bold]walk-forward[/bold] test years {years[0]}..{years[-1]} ({len(years)} folds), "
         + (f"{request.steps} steps first fold, {request.fold_steps} per later fold (warm-started)"
            if request.warm_start else f"{request.steps} steps per fold, each from scratch")
-        + (f", {request.seeds} seeds per fold traded as one (weights averaged)" if request.seeds > 1 else "")
+        + (f", {request.seeds} seeds per fold traded as one ({request.ensemble_mix} averaged)"
+           if request.seeds > 1 else "")
         + f", baselines: {', '.join(names)}")
     env_config = request.env_config
     venue = env_config.rules.broker

@@ -323,7 +323,8 @@ def _agent_results(plan: WalkForwardPlan, done: list[TaskResult], panel: MarketP
             models[agent] = [by_member[order[0]][f.label][0] for f in plan.folds]
             results[agent] = [by_member[order[0]][f.label][1] for f in plan.folds]
             continue
-        models[agent] = [TrainedModel.ensemble([by_member[k][f.label][0] for k in order]) for f in plan.folds]
+        models[agent] = [TrainedModel.ensemble([by_member[k][f.label][0] for k in order], mix=plan.config.ensemble_mix)
+                         for f in plan.folds]
         results[agent] = [backtest_model(m.bundle, panel, f, name=agent, features=raw)
                           for m, f in zip(models[agent], plan.folds)]
         members[agent] = tuple(tuple(by_member[k][f.label][1] for f in plan.folds) for k in order)
