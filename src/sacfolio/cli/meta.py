@@ -57,8 +57,11 @@ def _write(out: Path, evaluation, rows: list[dict]) -> dict:
         names = [*evaluation.strategies, "CASH"]
         by_strategy[method] = {n: {"pnl": float(pnl[:, k].sum()), "cost": float(cost[:, k].sum())}
                                for k, n in enumerate(names)}
+    from sacfolio.evaluate.report.meta import meta_report_html
+
     report = {"folds": evaluation.folds, "summary": rows, "by_strategy": by_strategy}
     (out / "meta_report.json").write_text(json.dumps(report, indent=2))
+    (out / "meta_report.html").write_text(meta_report_html(evaluation, rows, report), encoding="utf-8")
     with (out / "allocations.csv").open("w", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(["method", "time", *evaluation.strategies])
@@ -71,7 +74,8 @@ def _write(out: Path, evaluation, rows: list[dict]) -> dict:
 @meta_app.command("evaluate", help="Walk-forward: train SAC before each test fold, then it and the baselines "
                                    "(static, equal, best recent Sharpe, exponentiated gradient, AdaHedge) trade "
                                    "the fold on the same bars and broker; prints the table, writes "
-                                   "meta_report.json (P&L and costs by strategy) and allocations.csv.")
+                                   "meta_report.html (equity, allocation and P&L charts), meta_report.json "
+                                   "(P&L and costs by strategy) and allocations.csv.")
 def evaluate(bars: BarsOpt = None, sessions: SessionsOpt = 30, steps: StepsOpt = 3000,
              fold_steps: Annotated[int, typer.Option(min=1)] = 1500, folds: Annotated[int, typer.Option(min=1)] = 2,
              test_sessions: Annotated[int, typer.Option(min=2)] = 5, seed: int = 0, static: StaticOpt = None,
@@ -95,7 +99,7 @@ def evaluate(bars: BarsOpt = None, sessions: SessionsOpt = 30, steps: StepsOpt =
         parts = report["by_strategy"][method]
         console.print(f"{method} gross P&L / costs by strategy ($): " + ", ".join(
             f"{k} {v['pnl']:+,.0f}/{v['cost']:,.0f}" for k, v in parts.items() if k != "CASH"))
-    console.print(f"report: {out / 'meta_report.json'}, {out / 'allocations.csv'}")
+    console.print(f"report: {out / 'meta_report.html'}, {out / 'meta_report.json'}, {out / 'allocations.csv'}")
 
 
 @meta_app.command("train", help="Train the meta-controller on all bars before the last --test-sessions, "

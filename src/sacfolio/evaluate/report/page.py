@@ -13,7 +13,7 @@ from sacfolio.evaluate.metrics import CONVENTIONS, Metrics
 from sacfolio.evaluate.report.columns import BENCHMARK, CEILING_PREFIX, COLUMNS, format_value
 from sacfolio.evaluate.report.advisors import advisors_html
 
-__all__ = ["forecast_quality_html", "metrics_table_html", "report_html"]
+__all__ = ["forecast_quality_html", "metrics_table_html", "page_start", "report_html"]
 
 
 def metrics_table_html(metrics: dict[str, Metrics], names: list[str], agent: str) -> str:
@@ -36,13 +36,23 @@ tr.ceiling{color:#888}.verdict{font-size:1.15em;padding:0.6em 1em;background:#f4
 pre{background:#f8f8f8;padding:0.8em;overflow-x:auto}"""
 
 
+def page_start(title: str) -> str:
+    """A sacfolio page up to its heading: the style and plotly.js embedded once, nothing fetched."""
+    from plotly.offline import get_plotlyjs
+
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<style>{_CSS}</style>
+<script type="text/javascript">{get_plotlyjs()}</script>
+</head><body>
+<h1>{html.escape(title)}</h1>"""
+
+
 def report_html(title: str, doc: dict[str, Any], figures: list[tuple[str, Any]], total: dict[str, Metrics],
                 per_fold: list[tuple[str, dict[str, Metrics]]], names: list[str], agent: str,
                 interval: Interval | str, evidence_lines: list[str] = ()) -> str:
     """The whole page: the edge over 1/N and the evidence behind it, the charts, metrics of the
     span and per fold, settings."""
-    from plotly.offline import get_plotlyjs
-
     plots = "\n".join(fig.to_html(full_html=False, include_plotlyjs=False, div_id=div,
                                   config={"displaylogo": False}) for div, fig in figures)
     if isinstance(interval, Interval):
@@ -57,12 +67,7 @@ def report_html(title: str, doc: dict[str, Any], figures: list[tuple[str, Any]],
                       for label, m in per_fold)
     info = html.escape(json.dumps(doc["info"], indent=2, sort_keys=True))
     span = doc["span"]
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
-<style>{_CSS}</style>
-<script type="text/javascript">{get_plotlyjs()}</script>
-</head><body>
-<h1>{html.escape(title)}</h1>
+    return f"""{page_start(title)}
 <p>Out-of-sample walk-forward, {span['start']} to {span['end']}, {len(per_fold)} yearly fold(s),
 {len(doc['symbols'])} symbols. Agent: <b>{html.escape(agent)}</b>.</p>
 <h2>Edge over 1/N</h2>{boot}{_evidence_html(evidence_lines)}
