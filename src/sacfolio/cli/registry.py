@@ -126,7 +126,7 @@ def _promote_command(gate_factory: GateFactory | None) -> Callable[..., None]:
                 f"no evaluator is configured to run the gate for {name!r}; use `sacfolio registry "
                 "promote` from the sacfolio CLI, or --force --reason '...'"
             )
-        decision = PromotionGate(min_confidence=min_confidence).decide(
+        decision = PromotionGate(min_confidence=min_confidence, block=setup.block if setup else 4).decide(
             registry, name, version,
             evaluate=setup.evaluate if setup else None,
             window=setup.window if setup else None,

@@ -53,12 +53,16 @@ class GateSetup:
         ``ModelArtifacts -> list of problems``.
     baseline : GateEvaluation, optional
         The static fallback on ``window``; a first version must beat it.
+    block : int
+        The bootstrap block length, in the evaluation's periods (weeks for portfolio
+        models, trading days for the meta-controller).
     """
 
     evaluate: Evaluate
     window: GateWindow
     health: Health | None = None
     baseline: GateEvaluation | None = None
+    block: int = 4
 
 
 GateFactory = Callable[[Registry, str], GateSetup]

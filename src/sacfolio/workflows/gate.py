@@ -110,8 +110,13 @@ def panel_for(source: str) -> MarketPanel:
 
 def default_gate_setup(registry: Registry, name: str, *, weeks: int = 104) -> GateSetup:
     """The gate for ``sacfolio registry promote``: the last ``weeks`` of the current
-    version's data, evaluated like :func:`~sacfolio.workflows.registration.train_and_register` does."""
+    version's data, evaluated like :func:`~sacfolio.workflows.registration.train_and_register` does
+    (a meta-controller's: :func:`~sacfolio.workflows.meta_gate.meta_gate_setup`)."""
+    from sacfolio.workflows.meta_gate import is_meta_version, meta_gate_setup
+
     ref = registry.current(name) or registry.resolve(name, "latest")
+    if is_meta_version(registry, name, ref):
+        return meta_gate_setup(registry, name)
     source = (registry.metadata(name, ref).get("data") or {}).get("source", "embedded:sp500")
     panel = panel_for(source)
     window = gate_window(panel, weeks)

@@ -8,6 +8,7 @@ version must beat the static weights on the same window.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -15,17 +16,17 @@ import numpy as np
 
 from sacfolio.agents.sac import SAC
 from sacfolio.env.allocation_run import AllocationConfig, AllocationInputs, BookRun, run_book
-from sacfolio.exceptions import LayoutMismatchError
+from sacfolio.exceptions import DataError, LayoutMismatchError
 from sacfolio.registry.artifacts import ModelArtifacts
 from sacfolio.registry.decision import GateEvaluation, GateWindow, PromotionDecision
-from sacfolio.registry.gate import PromotionGate
+from sacfolio.registry.gate import GateSetup, PromotionGate
 from sacfolio.registry.registry import Registry
 from sacfolio.strategies.expert import StaticWeights, load_static_weights
 from sacfolio.workflows.gate import health_problems
 from sacfolio.workflows.meta import MetaSettings, session_starts, train_meta
-from sacfolio.workflows.meta_model import meta_artifacts, meta_policy_of
+from sacfolio.workflows.meta_model import META_CONFIG_FILE, meta_artifacts, meta_policy_of
 
-__all__ = ["MetaRegistration", "daily_returns", "register_meta"]
+__all__ = ["MetaRegistration", "daily_returns", "is_meta_version", "meta_gate_setup", "register_meta"]
 
 
 @dataclass(frozen=True)
@@ -92,3 +93,56 @@ def register_meta(inputs: AllocationInputs, config: AllocationConfig, settings: 
         registry, name, version, evaluate=_evaluator(inputs, config, lo, hi), window=window,
         health=health_problems, force_reason=force_reason, baseline=baseline)
     return MetaRegistration(version, decision, result.learner)  # type: ignore[arg-type]
+
+
+def is_meta_version(registry: Registry, name: str, version: str) -> bool:
+    """Whether ``version`` of ``name`` is a strategy meta-controller (not a portfolio model)."""
+    document = registry.load(name, version).documents.get(META_CONFIG_FILE) or {}
+    return document.get("kind") == "meta_allocation"
+
+
+_SYNTHETIC = re.compile(r"^synthetic:intraday\(seed=(-?\d+), bars=(\d+)\)$")
+
+
+def _bars_of(data: dict[str, Any]):
+    """The bars a version was trained on, from its recorded ``data``: the generator's again
+    (same seed, count and symbols: the same bars) or the file it was read from."""
+    from sacfolio.paper.sources import load_source_bars
+
+    source, symbols = str(data.get("source", "")), data.get("symbols") or None
+    synthetic = _SYNTHETIC.match(source)
+    if synthetic:
+        return load_source_bars(n_bars=int(synthetic.group(2)), symbols=symbols, seed=int(synthetic.group(1)))
+    if not source:
+        raise DataError("the version records no data source; promote it with --force --reason '...'")
+    return load_source_bars(path=source, symbols=symbols)
+
+
+def meta_gate_setup(registry: Registry, name: str) -> GateSetup:
+    """The gate of ``sacfolio registry promote`` for a meta-controller: the bars the current
+    version (else the latest) was trained on, reloaded from its recorded source; the window
+    is every session after the last bar it trained on, as :func:`register_meta` gated it;
+    daily book returns after spread and commission, 1-day bootstrap blocks."""
+    from sacfolio.env.allocation_run import allocation_inputs
+    from sacfolio.env.allocation_state import zoo_strategies
+
+    ref = registry.current(name) or registry.resolve(name, "latest")
+    meta = meta_policy_of(registry.load(name, ref))
+    metadata = registry.metadata(name, ref)
+    bars = _bars_of(metadata.get("data") or {})
+    strategies = zoo_strategies(meta.config.rules, meta.strategies)
+    inputs = allocation_inputs(bars, strategies, meta.config, exact=False)
+    last = (metadata.get("training") or {}).get("last_bar")
+    if last is None:
+        raise DataError(f"version {ref} records no last training bar; promote it with --force --reason '...'")
+    lo, hi = int(np.searchsorted(inputs.times, np.datetime64(last, "ns"), side="right")), len(inputs.times)
+    if hi - lo < 2:
+        raise DataError(f"version {ref} trained on all but {hi - lo} of the {hi} bars of {bars.source}: no gate window")
+    static = StaticWeights(load_static_weights(None, inputs.strategies))
+    return GateSetup(
+        evaluate=_evaluator(inputs, meta.config, lo, hi), health=health_problems,
+        baseline=GateEvaluation(weekly_returns=daily_returns(run_book(inputs, static, meta.config, start=lo, stop=hi))),
+        window=GateWindow(start=_day(inputs.times[lo]), end=_day(inputs.times[hi - 1]),
+                          description=f"the bars of {bars.source} after version {ref}'s training, daily book "
+                                      "returns after spread and commission"),
+        block=1)
