@@ -119,3 +119,19 @@ def test_the_rules_round_trip_with_a_broker():
     assert "broker" not in PortfolioRules().to_dict()  # the equity configuration's config.json is unchanged
     with pytest.raises(ConfigError, match="leverage"):
         BrokerVenue(instruments="x.json", leverage=0.0)
+
+
+def test_an_alias_trades_as_its_instrument_under_its_own_name():
+    venue = BrokerVenue(instruments="sp500_cfd_example.json")
+    aliased = venue.with_aliases({"UNSEEN": "MSFT"})
+    broker = aliased.broker_for(["AAPL", "UNSEEN"])
+    plain = venue.broker_for(["AAPL", "MSFT"])
+    assert [i.name for i in broker.instruments.instruments] == ["AAPL", "UNSEEN"]
+    for key in ("spread_pips", "margin_rate", "long_rate", "commission_bps"):
+        np.testing.assert_array_equal(broker.instruments.arrays[key], plain.instruments.arrays[key])
+    assert BrokerVenue.from_dict(aliased.to_dict()) == aliased and aliased.to_dict()["aliases"] == {"UNSEEN": "MSFT"}
+    assert "aliases" not in venue.to_dict()  # every earlier run's settings read the same
+    with pytest.raises(ConfigError, match="UNSEEN"):
+        venue.broker_for(["AAPL", "UNSEEN"])
+    with pytest.raises(ConfigError, match="aliases"):
+        BrokerVenue(instruments="sp500_cfd_example.json", aliases=(("UNSEEN",),))

@@ -11,7 +11,7 @@ bit for bit the results from before the broker existed.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Mapping, Sequence
 
 from sacfolio.broker.account import AccountConfig
@@ -44,6 +44,10 @@ class BrokerVenue:
     home_currency : str, default "USD"
     hour : int, default 21
         UTC hour of the decision close that selects ``typicalSpreadPips`` (21: the US close).
+    aliases : tuple of (symbol, instrument) pairs
+        Symbols that trade as another instrument of the file: the universal model's
+        universe-change check renames a stock to one it never saw, and the renamed stock
+        still trades as the instrument it is. Empty by default.
     """
 
     instruments: str
@@ -51,8 +55,13 @@ class BrokerVenue:
     balance: float = 1_000_000.0
     home_currency: str = "USD"
     hour: int = 21
+    aliases: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
+        pairs = tuple(self.aliases.items()) if isinstance(self.aliases, Mapping) else tuple(self.aliases)
+        if not all(isinstance(p, (tuple, list)) and len(p) == 2 and all(isinstance(x, str) for x in p) for p in pairs):
+            raise ConfigError(f"broker aliases={self.aliases!r} must map symbols to instrument names")
+        object.__setattr__(self, "aliases", tuple((str(a), str(b)) for a, b in pairs))
         if not isinstance(self.instruments, str) or not self.instruments:
             raise ConfigError(f"broker instruments={self.instruments!r} must name an instrument file")
         for name, lo in (("leverage", 0.0), ("balance", 0.0)):
@@ -82,15 +91,26 @@ class BrokerVenue:
         ConfigError
             A symbol is not in the file.
         """
-        chosen: InstrumentSet = load_instruments(self.instruments).select(list(symbols))
+        alias = dict(self.aliases)
+        chosen: InstrumentSet = load_instruments(self.instruments).select([alias.get(s, s) for s in symbols])
+        if alias:  # each alias trades as its instrument, under its own name
+            chosen = InstrumentSet(tuple(replace(i, name=str(s)) for i, s in zip(chosen.instruments, symbols)),
+                                   source=chosen.source)
         return Broker(chosen, self.account())
 
+    def with_aliases(self, aliases: Mapping[str, str]) -> "BrokerVenue":
+        """This venue with ``aliases`` (symbol -> instrument) added."""
+        return replace(self, aliases=tuple({**dict(self.aliases), **dict(aliases)}.items()))
+
     def to_dict(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in _KEYS}
+        out = {k: getattr(self, k) for k in _KEYS}
+        if self.aliases:  # left out when empty: the settings of every earlier run read the same
+            out["aliases"] = dict(self.aliases)
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "BrokerVenue":
-        unknown = sorted(set(data) - set(_KEYS))
+        unknown = sorted(set(data) - set(_KEYS) - {"aliases"})
         if unknown:
             raise ConfigError(f"unknown broker setting(s) {unknown}; the settings are {', '.join(_KEYS)}")
         return cls(**dict(data))

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Sequence
 
 import numpy as np
@@ -94,14 +95,28 @@ def universal_record(models: Sequence[Any], panel: MarketPanel, folds: Sequence[
     last, fold = bundles[-1], folds[-1]
     changes = []
     for label, market in changed_universes(panel).items():
-        agent, _ = mixture_backtest(last, market, fold)
-        equal = backtest_strategy(market, make_strategies(market, ("equal_weight",), rules=last.env_config.rules)
-                                  ["equal_weight"], fold, last.env_config.rules)
+        model = _trading_as_before(last, market, panel)
+        rules = model.env_config.rules
+        agent, _ = mixture_backtest(model, market, fold)
+        equal = backtest_strategy(market, make_strategies(market, ("equal_weight",), rules=rules)["equal_weight"],
+                                  fold, rules)
         changes.append({"universe": label, "symbols": list(market.symbols), "fold": fold.label,
                         "agent": _metrics(agent), "equal_weight": _metrics(equal),
                         "feasible_every_step": bool(_feasible(agent, market, fold, last))})
     record["universe_change"] = changes
     return record
+
+
+def _trading_as_before(bundle: UniversalBundle, market: MarketPanel, panel: MarketPanel) -> UniversalBundle:
+    """``bundle`` trading ``market`` (the first symbols of ``panel``, one perhaps renamed): through
+    a broker a renamed stock still trades as the instrument it is (:attr:`BrokerVenue.aliases`)."""
+    rules = bundle.env_config.rules
+    renamed = {m: p for m, p in zip(market.symbols, panel.symbols) if m != p}
+    if rules.broker is None or not renamed:
+        return bundle
+    venue = rules.broker.with_aliases(renamed)
+    return dataclasses.replace(bundle, env_config=dataclasses.replace(
+        bundle.env_config, rules=dataclasses.replace(rules, broker=venue)))
 
 
 def _feasible(result: BacktestResult, panel: MarketPanel, fold: Fold, bundle: UniversalBundle) -> bool:
