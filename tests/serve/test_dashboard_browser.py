@@ -76,6 +76,9 @@ def test_dashboard_renders_allocation_version_and_evaluation(chromium, launch, t
             first = page.locator("#updated").inner_text()
             page.wait_for_function("t => document.querySelector('#updated').textContent !== t", arg=first,
                                    timeout=10_000)  # it refreshes by itself
+            # no paper session: its badge says so, and no empty chart or trades table takes the space
+            page.wait_for_function("() => document.querySelector('#paper-sac').textContent === 'no session'")
+            assert page.is_hidden("#paper-allocation-chart") and page.is_hidden("#paper-trades-block")
             page.screenshot(path=str(screenshot), full_page=True)
             assert not errors, errors
         finally:

@@ -134,6 +134,10 @@ function renderPaperStatus(s) {
   document.getElementById("paper-costs").textContent = fmtMoney(s.costs);
   document.getElementById("paper-bars").textContent = String(s.bars);
   document.getElementById("paper-last-bar").textContent = s.last_bar || "–";
+  // without a session there is nothing to chart: no empty plot area, no empty trades table
+  for (const id of ["paper-allocation-chart", "paper-trades-block"]) {
+    document.getElementById(id).hidden = !s.exists;
+  }
 }
 
 function renderPaperAllocations(a) {
