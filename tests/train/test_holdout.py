@@ -150,3 +150,20 @@ def test_the_pass_before_the_check_and_the_refit_log_to_separate_tensorboard_run
         steps[run] = [e.step for e in events.Scalars("charts/episode_return")]
     # each pass on its own curve from step 0: the first 400 steps, then the refit's 100
     assert max(steps["before_holdout"]) > 300 and 0 < max(steps["."]) <= 100
+
+
+def test_a_finetune_too_short_for_a_first_pass_checks_its_parent_on_the_weeks_it_never_saw(trained):
+    from sacfolio.workflows.procedures import finetune_model
+
+    panel, parent = trained["ar1"]
+    fine = finetune_model(parent, panel, stop=290, weeks=26, lr=None, description="finetune", steps=60, seed=2,
+                          progress=False)
+    check = fine.bundle.holdout[0]
+    # the parent (trained to row 240) on rows 240..289, none of which it saw; then 60 steps on the 26 weeks
+    assert check["checked"] == "parent" and check["weeks"] == 50
+    assert check["window"] == [str(panel.dates[240]), str(panel.dates[290])]
+    again = holdout_check(dataclasses.replace(parent.bundle, holdout=()), panel, start=240, stop=290, min_t=2.0)
+    assert (check["ic"], check["t"]) == (again["ic"], again["t"])
+    assert check["record"]["weeks"] == 130 and check["trades"] == (check["record"]["t"] >= 2.0)
+    assert fine.train_result.n_steps == 60 and fine.bundle.train_window == (str(panel.dates[264]),
+                                                                             str(panel.dates[290]))

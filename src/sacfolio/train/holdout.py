@@ -52,15 +52,20 @@ REFIT_SHARE = 0.25
 def check_holdout_settings(*, weeks: int, train_start: int, train_stop: int, action_mode: str, algo: str,
                            universal: bool, episode_length: int) -> None:
     """Raise :class:`ConfigError` / :class:`EvaluationWindowError` when a holdout check cannot run."""
+    check_holdout_learner(action_mode=action_mode, algo=algo, universal=universal)
+    if train_stop - weeks - train_start < max(episode_length, 52) or weeks < 8:
+        raise EvaluationWindowError(f"a holdout of {weeks} weeks leaves {train_stop - weeks - train_start} "
+                                    f"weeks to train on; keep at least a year (and the episode length, "
+                                    f"{episode_length}) and hold out at least 8 weeks")
+
+
+def check_holdout_learner(*, action_mode: str, algo: str, universal: bool) -> None:
+    """Raise :class:`ConfigError` unless the learner's tilts can be checked (SAC, flat state, residual)."""
     if algo != "sac" or universal or action_mode != "residual":
         raise ConfigError("the holdout check needs SAC on a flat-state variant in the residual action mode "
                           "(a closed check plays the zero action, which only the residual mode maps to the "
                           f"benchmark); got algo={algo!r}, action_mode={action_mode!r}"
                           f"{', a universal variant' if universal else ''}")
-    if train_stop - weeks - train_start < max(episode_length, 52) or weeks < 8:
-        raise EvaluationWindowError(f"a holdout of {weeks} weeks leaves {train_stop - weeks - train_start} "
-                                    f"weeks to train on; keep at least a year (and the episode length, "
-                                    f"{episode_length}) and hold out at least 8 weeks")
 
 
 def _rank(x: np.ndarray) -> np.ndarray:

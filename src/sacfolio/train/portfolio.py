@@ -204,37 +204,55 @@ def _train_with_holdout(panel: MarketPanel, *, train_stop: int, sac_config: SACC
                         features: FeatureSet | None, **common) -> TrainedModel:
     """:mod:`sacfolio.train.holdout`'s procedure: train without the last W weeks (without any
     week after a warm start's own window), check the tilts there, train on over the whole
-    window; the bundle records the check and the out-of-sample record it pools into."""
-    from sacfolio.train.holdout import REFIT_SHARE, check_holdout_settings, holdout_check, pooled_record
+    window; the bundle records the check and the out-of-sample record it pools into.
+
+    A warm start whose window leaves too little before its unseen weeks to train a first
+    pass on (a finetune of the last 26 weeks after its parent's window) checks the parent
+    itself on those weeks, which it never saw, then trains ``steps`` over the window."""
+    from sacfolio.train.holdout import (REFIT_SHARE, check_holdout_learner, check_holdout_settings, holdout_check,
+                                        pooled_record)
 
     weeks, env_config, variant = sac_config.holdout_weeks, common["env_config"], common["variant"]
-    check_holdout_settings(weeks=weeks, train_start=common["train_start"], train_stop=train_stop,
-                           action_mode=env_config.action_mode, algo="sac",
-                           universal=variant_of_model(variant) == UNIVERSAL_VARIANT,
-                           episode_length=env_config.episode_length)
+    init = common["init"]
+    # a warm start saw its own training window: only the weeks after it are out of its sample
+    seen = -1 if init is None else training_rows_until(panel, init.bundle.train_window[1])
+    split = max(train_stop - weeks, seen)
+    minimum = max(env_config.episode_length, 52)
+    parent_checked = init is not None and split - common["train_start"] < minimum
+    learner = dict(action_mode=env_config.action_mode, algo="sac",
+                   universal=variant_of_model(variant) == UNIVERSAL_VARIANT)
+    if parent_checked:
+        check_holdout_learner(**learner)
+    else:
+        check_holdout_settings(weeks=weeks, train_start=common["train_start"], train_stop=train_stop,
+                               episode_length=env_config.episode_length, **learner)
     inner = replace(sac_config, holdout_weeks=0)
     raw = features if features is not None else build_features(panel, variant, sources=common["sources"],
                                                                 progress=common["progress"])
-    # a warm start saw its own training window: only the weeks after it are out of its sample
-    init = common["init"]
-    seen = -1 if init is None else training_rows_until(panel, init.bundle.train_window[1])
-    split = max(train_stop - weeks, seen)
     if train_stop - split < 8:
         raise EvaluationWindowError(f"the warm start {init.bundle.train_window} leaves {train_stop - split} weeks "
                                     "it has not seen before the end of training; the holdout check needs 8")
-    # the pass before the check logs to its own TensorBoard run: the refit's step counter restarts at 0
-    log_dir = common["log_dir"]
-    first = train_model(panel, train_stop=split, sac_config=inner, steps=steps, features=raw,
-                        **{**common, "log_dir": None if log_dir is None else Path(log_dir) / "before_holdout"})
-    check = holdout_check(first.bundle, panel, start=split, stop=train_stop, min_t=sac_config.holdout_min_t,
+    if parent_checked:
+        first, refit_steps = init, steps
+        checked = replace(init.bundle, holdout=())  # its own policy, whatever its last check said
+    else:
+        # the pass before the check logs to its own TensorBoard run: the refit's step counter restarts at 0
+        log_dir = common["log_dir"]
+        first = train_model(panel, train_stop=split, sac_config=inner, steps=steps, features=raw,
+                            **{**common, "log_dir": None if log_dir is None else Path(log_dir) / "before_holdout"})
+        checked, refit_steps = first.bundle, max(1, round(steps * REFIT_SHARE))
+    check = holdout_check(checked, panel, start=split, stop=train_stop, min_t=sac_config.holdout_min_t,
                           features=raw)
     check["record"] = pooled_record(init.bundle.holdout[0].get("record") if init and init.bundle.holdout else None,
                                     check)
     check["trades"] = bool(check["record"]["weeks"] > 1 and check["record"]["t"] >= sac_config.holdout_min_t)
+    if parent_checked:
+        check["checked"] = "parent"
     common = {**common, "init": first, "scaler": first.bundle.scaler}
-    final = train_model(panel, train_stop=train_stop, sac_config=inner, steps=max(1, round(steps * REFIT_SHARE)),
-                        features=raw, **common)
+    final = train_model(panel, train_stop=train_stop, sac_config=inner, steps=refit_steps, features=raw, **common)
     bundle = replace(final.bundle, holdout=(check,), learner={"sac": sac_config.to_dict()})
+    if parent_checked:
+        return replace(final, bundle=bundle, sac_config=sac_config)
     a, b = first.train_result, final.train_result
     both = replace(b, episode_returns=[*a.episode_returns, *b.episode_returns], n_steps=a.n_steps + b.n_steps,
                    n_updates=a.n_updates + b.n_updates, wall_seconds=a.wall_seconds + b.wall_seconds,
