@@ -153,8 +153,6 @@ def run_one(*, config: str, market: str, strength: float | None, years: str, see
         settings["market_seed"] = market_seed
     if CONFIGS[config][1].get("holdout_weeks"):  # rows from before the check ranked actions are not these
         settings["holdout_score"] = "action"
-        if seeds > 1:  # nor, for an ensemble, rows from before its held members abstained
-            settings["held_members"] = "abstain"
     path = out / "cache" / f"{_key(**settings)}.json"
     if path.exists():
         row = json.loads(path.read_text())

@@ -91,8 +91,7 @@ class ModelBundle:
     holdout : tuple of dict
         Per member (empty: none checked), the out-of-sample check of its residual tilts
         (:mod:`sacfolio.train.holdout`): ``{"trades": bool, "ic": ..., "t": ..., ...}``.
-        A member whose ``trades`` is False abstains: a single model then plays the zero
-        action (the benchmark, exactly); an ensemble trades the members that passed.
+        A member whose ``trades`` is False plays the zero action: the benchmark, exactly.
     """
 
     actor: GaussianActor
@@ -169,18 +168,15 @@ class ModelBundle:
 
         ``available`` (N,) are the row's tradable stocks and ``benchmark`` (N + 1,) the
         residual mode's benchmark weights at the row (None in the softmax mode). A member
-        held at the benchmark by its holdout check abstains (:meth:`member_actions`); with
-        every member held the answer is the benchmark.
+        held at the benchmark by its holdout check plays the zero action.
         """
         return self.target_of(self.member_actions(obs), available, benchmark)
 
     def member_actions(self, obs: np.ndarray) -> list[np.ndarray]:
-        """The actions (B, act_dim) for ``obs`` of the members that trade their policy. A member
-        its holdout check holds at the benchmark abstains: the others' view is not diluted by
-        a member that showed none. When every member abstains: the zero action alone (the
-        benchmark)."""
-        live = [p(obs) for k, p in enumerate(self.policies) if self.trades_tilt(k)]
-        return live or [np.zeros((len(obs), self.layout.act_dim))]
+        """Each member's action (B, act_dim) for ``obs``; the zero action for a member its
+        holdout check holds at the benchmark."""
+        return [p(obs) if self.trades_tilt(k) else np.zeros((len(obs), self.layout.act_dim))
+                for k, p in enumerate(self.policies)]
 
     def target_of(self, actions: list[np.ndarray], available: np.ndarray,
                   benchmark: np.ndarray | None) -> np.ndarray:

@@ -26,8 +26,7 @@ the policy has not seen:
 4. train on, over the whole window (a quarter of the steps, :data:`REFIT_SHARE`).
 
 The model trades its tilt only when it passed; otherwise it plays the zero action,
-which in the residual mode is the benchmark exactly (:meth:`ModelBundle.policy_target`);
-in a seed ensemble a held member abstains and the others trade.
+which in the residual mode is the benchmark exactly (:meth:`ModelBundle.policy_target`).
 A cross-sectional IC is a far sharper test than the holdout's P&L: it needs no
 position sizing, ignores the market's common move and gets N observations a week.
 """
@@ -93,9 +92,9 @@ def holdout_check(bundle: ModelBundle, panel: MarketPanel, *, start: int, stop: 
                   features: FeatureSet | None = None) -> dict[str, Any]:
     """The rank-IC check of ``bundle``'s tilts over decision rows ``start .. stop - 1`` (returns to ``stop``).
 
-    The week's score of a stock is its action (averaged over the seed ensemble's members
-    that trade, :meth:`ModelBundle.member_actions`), the tilt the policy asks for before
-    the projection; the walk trades the
+    The week's score of a stock is its action (averaged over a seed ensemble's members,
+    a member its own check holds at the benchmark counting as the zero action, as it
+    trades), the tilt the policy asks for before the projection; the walk trades the
     policy's targets, so the weights (part of the state) evolve as in a backtest.
 
     Returns
