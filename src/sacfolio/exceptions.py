@@ -102,3 +102,7 @@ class ServiceRequestError(SacfolioError, ValueError):
 
 class MissingDependencyError(SacfolioError, ImportError):
     """An optional integration (e.g. transformers for FinBERT) is used but not installed."""
+
+
+class BarSourceError(SacfolioError, ValueError):
+    """The bar source cannot be read or does not fit the ledger's instruments."""

@@ -27,10 +27,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from sacfolio.data.bars import Bars
-from sacfolio.exceptions import ConfigError
+from sacfolio.data.bars import Bars, load_bars
+from sacfolio.exceptions import BarSourceError, ConfigError
 
-__all__ = ["IntradayConfig", "calibrate_daily", "session_times", "synthetic_bars"]
+__all__ = ["DEFAULT_SYMBOLS", "IntradayConfig", "calibrate_daily", "load_source_bars", "session_times", "synthetic_bars"]
 
 _TZ = "America/New_York"
 
@@ -191,3 +191,27 @@ def _assemble(rng: np.random.Generator, steps: np.ndarray, last: np.ndarray, sig
     return Bars(times=times, symbols=tuple(names), open=flat(open_), high=flat(high), low=flat(low),
                 close=flat(close), bid=flat(bid), ask=flat(ask), volume=flat(volume),
                 source="synthetic:intraday")
+
+
+DEFAULT_SYMBOLS = ("AAPL", "AMD", "BAC", "BBY", "CVX", "GE", "HD", "JNJ", "JPM", "KO")
+"""Ten stocks of the embedded sample: the default universe of the generator."""
+
+
+def load_source_bars(*, path: str | None = None, n_bars: int = 2000, symbols: Sequence[str] | None = None,
+                     seed: int = 0) -> Bars:
+    """Bars of a file (``path``) or ``n_bars`` synthetic 5-minute bars of ``symbols``."""
+    if path is not None:
+        bars = load_bars(path)
+        if symbols:
+            missing = [s for s in symbols if s not in bars.symbols]
+            if missing:
+                raise BarSourceError(f"{path} has no bars of {missing}; it has {', '.join(bars.symbols)}")
+        return bars
+    if n_bars < 2:
+        raise BarSourceError(f"--bars {n_bars}: the generator needs at least 2 bars")
+    config = IntradayConfig(sessions=max(1, math.ceil(n_bars / IntradayConfig().bars_per_session)))
+    full = synthetic_bars(list(symbols or DEFAULT_SYMBOLS), config=config, seed=seed)
+    cut = slice(0, n_bars)
+    return Bars(times=full.times[cut], symbols=full.symbols, open=full.open[cut], high=full.high[cut],
+                low=full.low[cut], close=full.close[cut], bid=full.bid[cut], ask=full.ask[cut],
+                volume=full.volume[cut], source=f"{full.source}(seed={seed}, bars={n_bars})")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sacfolio.exceptions import SacfolioError
+from sacfolio.exceptions import BarSourceError, SacfolioError
 
 __all__ = ["BarSourceError", "LedgerError"]
 
@@ -11,5 +11,3 @@ class LedgerError(SacfolioError):
     """The paper ledger cannot be used: corrupt (moved aside), foreign, or from other settings."""
 
 
-class BarSourceError(SacfolioError, ValueError):
-    """The bar source cannot be read or does not fit the ledger's instruments."""

@@ -107,7 +107,7 @@ _SYNTHETIC = re.compile(r"^synthetic:intraday\(seed=(-?\d+), bars=(\d+)\)$")
 def _bars_of(data: dict[str, Any]):
     """The bars a version was trained on, from its recorded ``data``: the generator's again
     (same seed, count and symbols: the same bars) or the file it was read from."""
-    from sacfolio.paper.sources import load_source_bars
+    from sacfolio.data.intraday import load_source_bars
 
     source, symbols = str(data.get("source", "")), data.get("symbols") or None
     synthetic = _SYNTHETIC.match(source)
