@@ -153,6 +153,10 @@ def run_one(*, config: str, market: str, strength: float | None, years: str, see
         settings["market_seed"] = market_seed
     if CONFIGS[config][1].get("holdout_weeks"):  # rows from before the check ranked actions are not these
         settings["holdout_score"] = "action"
+        if seeds > 1 and WALK_FORWARD.get(config, {}).get("ensemble_mix") == "actions":
+            settings["ensemble_check"] = "mean action"  # nor those from before the mean action was checked
+    if WALK_FORWARD.get(config, {}).get("warm_start") is False:
+        del settings["fold_steps"]  # every cold fold trains `steps`: the fold steps are unused
     path = out / "cache" / f"{_key(**settings)}.json"
     if path.exists():
         row = json.loads(path.read_text())
@@ -182,6 +186,9 @@ def run_one(*, config: str, market: str, strength: float | None, years: str, see
     if checks:  # per fold and member: traded its tilt or held the benchmark, and the record's t
         row["holdout"] = [{"fold": f, "member": m, "trades": c["trades"], "t": round(c["record"]["t"], 2),
                            "weeks": c["record"]["weeks"]} for f, m, c in checks]
+    if wf.info.get("ensemble_holdout"):  # per fold: the check of the members' mean action, which decided
+        row["ensemble_holdout"] = [{"fold": c["fold"], "trades": c["trades"], "t": round(c["record"]["t"], 2),
+                                    "weeks": c["record"]["weeks"]} for c in wf.info["ensemble_holdout"]]
     a, b = wf.combined("sac").returns, wf.combined("equal_weight").returns
     iv = paired_block_bootstrap(a, b, sharpe, seed=0)
     row["edge"] = {"point": iv.point, "low": iv.low, "high": iv.high, "p_win": _p_win(a, b), "p_win_method": "paired block bootstrap, 4 weeks"}
@@ -260,6 +267,10 @@ def print_table(rows: list[dict]) -> None:
             print(f"{'':22} holdout: " + ", ".join(
                 f"{c['fold']}{'' if r['seeds'] == 1 else '/' + str(c['member'])} "
                 f"{'trades' if c['trades'] else 'holds 1/N'} (t {c['t']:+.1f}, {c['weeks']} wk)" for c in r["holdout"]))
+        if "ensemble_holdout" in r:
+            print(f"{'':22} mean action's holdout (decides): " + ", ".join(
+                f"{c['fold']} {'trades' if c['trades'] else 'holds 1/N'} (t {c['t']:+.1f})"
+                for c in r["ensemble_holdout"]))
         if r.get("share_interval"):
             low, high = r["share_interval"]
             print(f"{'':22} CAGR share {_pct(r.get('share')).strip()}, 90% interval "

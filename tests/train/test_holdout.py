@@ -13,8 +13,8 @@ from sacfolio.env.config import EnvConfig
 from sacfolio.exceptions import ConfigError, EvaluationWindowError
 from sacfolio.model.bundle import ModelBundle
 from sacfolio.model.files import bundle_documents, load_bundle, member_file
-from sacfolio.train.holdout import _rank_ic, holdout_check, pooled_record
-from sacfolio.train.portfolio import PORTFOLIO_SAC, train_model
+from sacfolio.train.holdout import _rank_ic, ensemble_check, holdout_check, pooled_record
+from sacfolio.train.portfolio import PORTFOLIO_SAC, ensemble_model, train_model
 
 RESIDUAL = EnvConfig.from_dict({"action_mode": "residual", "tilt": 1.0, "reward": "excess_log_return"})
 SMALL = dataclasses.replace(PORTFOLIO_SAC, network="cross_sectional", gamma=0.0, hidden_sizes=(32, 32),
@@ -164,3 +164,70 @@ def test_a_finetune_too_short_for_a_first_pass_checks_its_parent_on_the_weeks_it
     assert check["record"]["weeks"] == 130 and check["trades"] == (check["record"]["t"] >= 2.0)
     assert fine.train_result.n_steps == 60 and fine.bundle.train_window == (str(panel.dates[264]),
                                                                              str(panel.dates[290]))
+
+
+@pytest.fixture(scope="module")
+def pairs(trained):
+    """Each market's model and a second seed's, trained alike: a seed ensemble of two."""
+    return {name: (panel, [model, train_model(panel, train_stop=240, env_config=RESIDUAL, sac_config=SMALL,
+                                              steps=700, seed=1, progress=False)])
+            for name, (panel, model) in trained.items()}
+
+
+def test_an_ensemble_mixing_actions_is_checked_on_its_mean_action_which_decides_for_every_member(pairs):
+    """Measured: AR(1) 0.3 members t 2.85 and 2.22, their mean action 2.84; null -0.22: holds."""
+    for name, trades in (("ar1", True), ("null", False)):
+        panel, models = pairs[name]
+        assert all(m.checked.train_window[1] == str(panel.dates[160]) for m in models)  # the first passes
+        model = ensemble_model(models, mix="actions", panel=panel)
+        checks, mixed = model.bundle.holdout, model.bundle.holdout[0]["ensemble"]
+        again = holdout_check(ModelBundle.ensemble([m.checked for m in models], mix="actions"), panel,
+                              start=160, stop=240, min_t=2.0)
+        assert (mixed["ic"], mixed["t"], mixed["weeks"]) == (again["ic"], again["t"], 80)
+        assert mixed["window"] == models[0].bundle.holdout[0]["window"] and mixed["record"]["weeks"] == 80
+        assert mixed["trades"] is trades and [c["trades"] for c in checks] == [trades, trades]
+        assert [c["member_trades"] for c in checks] == [m.bundle.holdout[0]["trades"] for m in models]
+        assert [{k: c[k] for k in ("ic", "t")} for c in checks] == [
+            {k: m.bundle.holdout[0][k] for k in ("ic", "t")} for m in models]  # each keeps its own figures
+        # a portfolio of portfolios keeps the members' own checks: each trades or holds its part
+        by_weights = ensemble_model(models, mix="weights", panel=panel)
+        assert by_weights.bundle.holdout == tuple(m.bundle.holdout[0] for m in models)
+
+
+def test_the_mean_actions_decision_overrules_the_members_own_both_ways(pairs):
+    panel, models = pairs["ar1"]
+    checked = ModelBundle.ensemble([m.checked for m in models], mix="actions")
+    own = [m.bundle.holdout[0] for m in models]
+    core = models[0].bundle.core(panel)
+    obs = core.observation_at(250, core.benchmark[250])[None, :]
+    for forced, min_t in ((False, 2.0), (True, 50.0)):  # members that held alone; a bar no check reaches
+        checks = ensemble_check(checked, [{**c, "trades": forced, "min_t": min_t} for c in own], panel)
+        assert [c["member_trades"] for c in checks] == [forced, forced]
+        bundle = ModelBundle.ensemble([dataclasses.replace(m.bundle, holdout=(c,)) for m, c in zip(models, checks)],
+                                      mix="actions")
+        target = bundle.policy_target(obs, panel.available[250], core.benchmark[250])
+        if min_t == 2.0:  # the mean passed: both members trade, though each held alone
+            assert all(c["trades"] for c in checks)
+            assert np.abs(target - core.benchmark[250]).max() > 1e-3
+        else:
+            assert not any(c["trades"] for c in checks)
+            np.testing.assert_array_equal(target[0], core.benchmark[250])
+    with pytest.raises(EvaluationWindowError, match="different weeks"):
+        ensemble_check(checked, [own[0], {**own[1], "window": [str(panel.dates[100]), str(panel.dates[180])]}], panel)
+    with pytest.raises(ConfigError, match="mixing actions"):
+        ensemble_check(ModelBundle.ensemble([m.checked for m in models]), own, panel)
+
+
+def test_the_ensembles_check_travels_with_the_files_and_a_finetune_pools_its_record(pairs):
+    panel, models = pairs["ar1"]
+    model = ensemble_model(models, mix="actions", panel=panel)
+    documents = bundle_documents(model.bundle)
+    tensors = {member_file(k, "actor.pt"): b.actor.state_dict() for k, b in enumerate(model.bundle.members())}
+    loaded = load_bundle(tensors, documents, version="v1")
+    assert loaded.holdout == model.bundle.holdout and loaded.ensemble_mix == "actions"
+    child = train_model(panel, train_stop=290, env_config=RESIDUAL, sac_config=SMALL, steps=80, seed=1, init=model,
+                        progress=False)
+    mixed = child.bundle.holdout[0]["ensemble"]
+    assert mixed["window"] == [str(panel.dates[240]), str(panel.dates[290])] and mixed["weeks"] == 50
+    assert mixed["record"]["weeks"] == 130 and mixed["record"]["since"] == str(panel.dates[160])
+    assert [c["trades"] for c in child.bundle.holdout] == [mixed["record"]["t"] >= 2.0] * 2

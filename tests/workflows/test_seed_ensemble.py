@@ -111,3 +111,36 @@ def test_a_process_pool_gives_the_local_run_bit_for_bit(panel, ensemble_run) -> 
             np.testing.assert_array_equal(a.returns, b.returns)
     with pytest.raises(ConfigError, match="unknown executor 'ray2'"):
         run_walk_forward(panel, config=_config(), executor="ray2")
+
+
+def test_a_checked_ensemble_mixing_actions_is_decided_by_its_mean_action_also_from_the_task_cache(tmp_path) -> None:
+    """Each fold's members are checked alone (their training rows) and their mean action is
+    checked again with their first passes walked together: that check decides, is in the
+    run's info and the report, and comes out the same when the members are read back from
+    the task cache (which keeps each member's checked policy)."""
+    from sacfolio.data.known_markets import known_market
+    from sacfolio.evaluate.report.page import holdout_html
+    from sacfolio.workflows.task_cache import TaskResultCache
+
+    panel = known_market("ar1", strength=0.3, seed=0, n_stocks=8, n_weeks=300).panel  # 2000-01-07 .. 2005-09
+    env = EnvConfig.from_dict({"action_mode": "residual", "tilt": 1.0, "reward": "excess_log_return"})
+    sac = SACConfig(warmup_steps=50, batch_size=32, hidden_sizes=(32, 32), network="cross_sectional", gamma=0.0,
+                    reward_scale=100.0, holdout_weeks=60)
+    config = WalkForwardConfig(years=(2004, 2005), train_steps=300, baselines=("equal_weight",), seed=0, seeds=2,
+                               warm_start=False, ensemble_mix="actions", variant="sac_price")
+    runs = [run_walk_forward(panel, config=config, env_config=env, sac_config=sac, progress=False,
+                             task_cache=TaskResultCache(tmp_path))[0] for _ in range(2)]
+    first, cached = runs
+    checks = first.info["ensemble_holdout"]
+    assert [c["fold"] for c in checks] == ["2004", "2005"] and all(c["weeks"] == 60 for c in checks)
+    assert cached.info["ensemble_holdout"] == checks  # the cache kept the checked policies
+    np.testing.assert_array_equal(cached.combined("sac").weights, first.combined("sac").weights)
+    own = {(r["fold"], r["member"]): r["holdout"][0] for r in first.info["training"]}
+    assert len(own) == 4 and all(c["window"] == checks[i // 2]["window"] for i, c in enumerate(own.values()))
+    # measured: 2004's mean action t -1.16 holds (members -2.24, +0.04); 2005's t 2.12 trades, though member 0
+    # alone (t 0.95) would have held (member 1: 2.08)
+    for k, check in enumerate(checks):  # a fold the mean action's check held trades 1/N, whatever its members said
+        held = bool(np.allclose(first.results["sac"][k].weights, first.results["equal_weight"][k].weights, atol=1e-12))
+        assert held is not check["trades"]
+    html = holdout_html(first.info)
+    assert html.count("mean action") >= 3 and ("would trade alone" in html or "would hold alone" in html)

@@ -56,6 +56,10 @@ def _run(request):
     # the whole span and, for longer runs, the last two years
     print_summary(result, console, agent="sac", since=f"{years[-1] - 1}-01-01" if len(years) > 2 else None)
     console.print(f"[bold]edge[/bold] {edge_summary(result, agent='sac', seed=request.seed)}")
+    for check in result.info.get("ensemble_holdout") or ():  # the check that decided for the members
+        console.print(f"[bold]ensemble holdout[/bold] fold {check['fold']}: the members' mean action, rank IC "
+                      f"{check['ic']:+.3f}, t {check['t']:+.2f}; record t {check['record']['t']:+.2f} -> "
+                      f"{'trades its tilt' if check['trades'] else 'holds the benchmark'}", highlight=False)
     for line in gather_evidence(result, "sac", n_trials=request.trials).lines("sac"):
         console.print(f"[bold]{line.split(':')[0]}[/bold]:{line.split(':', 1)[1]}", highlight=False)
     health = result.info.get("health") or {}

@@ -103,7 +103,9 @@ CounterfactualOpt = Annotated[int, typer.Option(
 HoldoutOpt = Annotated[int, typer.Option(
     "--holdout-weeks", min=0, help="Residual mode: train without the last N weeks, check there whether the "
     "policy's tilts ranked next week's returns (rank IC t-stat >= 2), train on over all weeks; a model that "
-    "fails trades the benchmark. Warm-started folds check the weeks after their parent's window. 0: no check.")]
+    "fails trades the benchmark. Warm-started folds check the weeks after their parent's window. A seed "
+    "ensemble with --ensemble-mix actions is checked on its members' mean action, which decides for all "
+    "of them. 0: no check.")]
 UnsafeLrOpt = Annotated[bool, typer.Option("--allow-unsafe-lr", help="Allow learning rates above 1e-3 "
                                            "(refused by default: they make SAC's weights explode).")]
 AgentsOpt = Annotated[str, typer.Option("--agents", help="Learners trained and backtested on every fold: "

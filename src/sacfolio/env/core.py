@@ -338,7 +338,10 @@ class PortfolioCore:
         """The weights a step at ``rows`` trades to from ``drifted`` for ``target``.
 
         What :meth:`step_weights` holds over the period (and serving answers): ``target``
-        projected onto the rules of each row, then the execution rules from ``drifted``.
+        projected onto the rules of each row (a feasible target is kept bit for bit, as
+        :meth:`step` keeps a zero tilt's benchmark: the water-filling returns a feasible
+        point only to ~1e-16, and how far depends on numpy's summation order), then the
+        execution rules from ``drifted``.
 
         Parameters
         ----------
@@ -350,7 +353,7 @@ class PortfolioCore:
         ndarray float64, shape (B, N + 1)
         """
         rows = np.asarray(rows, dtype=np.int64)
-        return self._execute(self._feasible.project(target, rows), drifted, rows)
+        return self._execute(self._feasible.nearest(target, rows), drifted, rows)
 
     def _execute(self, target: np.ndarray, drifted: np.ndarray, rows: np.ndarray) -> np.ndarray:
         execution = self.config.execution

@@ -27,12 +27,21 @@ the policy has not seen:
 
 The model trades its tilt only when it passed; otherwise it plays the zero action,
 which in the residual mode is the benchmark exactly (:meth:`ModelBundle.policy_target`).
+
+A seed ensemble that trades its members' average action (``ensemble_mix="actions"``) is
+checked as what it trades: :func:`ensemble_check` walks the members' first passes together
+through the same weeks and scores their average action, and that check decides for every
+member (each keeps its own as ``member_trades``). Averaging cancels the noise the members
+fitted apart and keeps the signal they share, so the mean tilt ranks returns better than a
+single member's: three members that each miss ``min_t`` may together pass it (draw 1 of
+the AR(1) 0.1 market, 2009), and on a market without signal their mean ranks nothing.
 A cross-sectional IC is a far sharper test than the holdout's P&L: it needs no
 position sizing, ignores the market's common move and gets N observations a week.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -42,7 +51,7 @@ from sacfolio.exceptions import ConfigError, EvaluationWindowError
 from sacfolio.features.blocks import FeatureSet
 from sacfolio.model.bundle import ModelBundle
 
-__all__ = ["REFIT_SHARE", "check_holdout_settings", "holdout_check", "pooled_record"]
+__all__ = ["REFIT_SHARE", "check_holdout_settings", "ensemble_check", "holdout_check", "pooled_record"]
 
 REFIT_SHARE = 0.25
 """The whole-window training after the check, as a share of the steps before it."""
@@ -151,3 +160,44 @@ def pooled_record(previous: dict[str, Any] | None, check: dict[str, Any]) -> dic
     squares = max(n1 - 1, 0) * s1 ** 2 + n1 * m1 ** 2 + max(n2 - 1, 0) * s2 ** 2 + n2 * m2 ** 2
     spread = float(np.sqrt(max(squares - n * mean ** 2, 0.0) / (n - 1))) if n > 1 else 0.0
     return {"weeks": n, "ic": mean, "sd": spread, "t": _t(mean, spread, n), "since": previous["since"]}
+
+
+def ensemble_check(checked: ModelBundle, checks: "tuple[dict[str, Any], ...] | list[dict[str, Any]]",
+                   panel: MarketPanel, *, previous: dict[str, Any] | None = None,
+                   features: FeatureSet | None = None) -> tuple[dict[str, Any], ...]:
+    """The members' ``checks`` with the decision of the check of their average action.
+
+    Parameters
+    ----------
+    checked : ModelBundle
+        The seed ensemble of the bundles the members' checks walked (their first passes),
+        mixing actions; it is walked through the members' holdout weeks with every member
+        trading, scored by its mean action.
+    checks : sequence of dict
+        Each member's own check (:func:`holdout_check` with its ``record``): same weeks.
+    previous : dict, optional
+        The out-of-sample record of the ensemble this one was warm-started from (its
+        ``ensemble["record"]``), pooled as a single model's is.
+
+    Returns
+    -------
+    tuple of dict
+        Per member, its check with ``member_trades`` (its own decision), ``trades`` (the
+        ensemble's) and ``ensemble`` (the ensemble's check: ``ic``, ``sd``, ``t``, ``weeks``,
+        ``window``, ``min_t``, ``record``, ``trades``).
+    """
+    if checked.n_members != len(checks) or checked.ensemble_mix != "actions" or len(checks) < 2:
+        raise ConfigError(f"an ensemble check needs the {len(checks)} members' checked policies mixing actions; "
+                          f"got {checked.n_members} mixing {checked.ensemble_mix}")
+    windows = {tuple(c["window"]) for c in checks}
+    if len(windows) != 1:
+        raise EvaluationWindowError(f"the members were checked on different weeks: {sorted(windows)}")
+    first, last = next(iter(windows))
+    start, stop = (int(panel.index_of(np.datetime64(d, "D"))) for d in (first, last))
+    min_t = float(checks[0]["min_t"])
+    mixed = holdout_check(replace(checked, holdout=()), panel, start=start, stop=stop, min_t=min_t,
+                          features=features)
+    mixed["record"] = pooled_record(previous, mixed)
+    mixed["trades"] = bool(mixed["record"]["weeks"] > 1 and mixed["record"]["t"] >= min_t)
+    return tuple({**c, "member_trades": bool(c.get("member_trades", c["trades"])), "trades": mixed["trades"],
+                  "ensemble": mixed} for c in checks)

@@ -33,8 +33,8 @@ from sacfolio.train.loop import TrainResult
 from sacfolio.train.off_policy import train_sac
 from sacfolio.train.on_policy import train_ppo
 
-__all__ = ["PORTFOLIO_PPO", "PORTFOLIO_SAC", "TrainedModel", "train_model", "trained_model", "training_envs",
-           "training_rows_until"]
+__all__ = ["PORTFOLIO_PPO", "PORTFOLIO_SAC", "TrainedModel", "ensemble_model", "ensemble_record", "train_model",
+           "trained_model", "training_envs", "training_rows_until"]
 
 PORTFOLIO_SAC = SACConfig(reward_scale=100.0, aux=True)
 """SAC settings for portfolio training: the learner's defaults, a reward scale of 100 and the
@@ -69,6 +69,10 @@ class TrainedModel:
     members : tuple of TrainedModel
         A seed ensemble's other members (single models); ``bundle`` then averages all of
         them (:meth:`ModelBundle.ensemble`). Empty for a single model.
+    checked : ModelBundle or None
+        A single model trained with a holdout check: the policy the check walked (the pass
+        before the whole-window refit, or the parent a finetune checked), kept so that a seed
+        ensemble mixing actions can check its members' mean (:func:`ensemble_model`).
     """
 
     learner: SAC | PPO
@@ -78,6 +82,7 @@ class TrainedModel:
     ppo_config: PPOConfig | None = None
     train_result: TrainResult | None = None
     members: tuple["TrainedModel", ...] = ()
+    checked: ModelBundle | None = None
 
     @classmethod
     def ensemble(cls, models: Sequence["TrainedModel"], *, mix: str = "weights") -> "TrainedModel":
@@ -113,6 +118,31 @@ class TrainedModel:
         """The same model, trading under ``env_config`` (finetuning trains on shorter episodes)."""
         singles = [replace(m, bundle=replace(m.bundle, env_config=env_config)) for m in self.single_models()]
         return TrainedModel.ensemble(singles, mix=self.bundle.ensemble_mix)
+
+
+def ensemble_model(models: Sequence[TrainedModel], *, mix: str, panel: MarketPanel,
+                   features: FeatureSet | None = None, previous: dict | None = None) -> TrainedModel:
+    """:meth:`TrainedModel.ensemble` of ``models``; when they mix actions and were each trained
+    with a holdout check, the check of their average action decides for all of them
+    (:func:`~sacfolio.train.holdout.ensemble_check`; ``previous`` is the warm start's ensemble
+    record). ``features`` are ``panel``'s unscaled features when already built."""
+    checked = [m.checked for m in models]
+    if mix != "actions" or len(models) < 2 or any(c is None for c in checked) or not all(m.bundle.holdout
+                                                                                          for m in models):
+        return TrainedModel.ensemble(models, mix=mix)
+    from sacfolio.train.holdout import ensemble_check
+
+    checks = ensemble_check(ModelBundle.ensemble(checked, mix="actions"), [m.bundle.holdout[0] for m in models],
+                            panel, previous=previous, features=features)
+    return TrainedModel.ensemble([replace(m, bundle=replace(m.bundle, holdout=(c,)))
+                                  for m, c in zip(models, checks)], mix=mix)
+
+
+def ensemble_record(model: TrainedModel) -> dict | None:
+    """The out-of-sample record of ``model``'s ensemble check (None: it had none), what a warm
+    start from it pools into."""
+    holdout = model.bundle.holdout
+    return (holdout[0].get("ensemble") or {}).get("record") if holdout and model.members else None
 
 
 def train_model(
@@ -164,14 +194,15 @@ def train_model(
         Environment steps (one gradient update each after warm-up).
     """
     if init is not None and init.members:
-        return TrainedModel.ensemble([
+        return ensemble_model([
             train_model(panel, train_stop=train_stop, train_start=train_start, variant=variant,
                         env_config=env_config, sac_config=sac_config, steps=steps, seed=member_seed(seed, k),
                         init=single, scaler=scaler, features=features, algo=algo, ppo_config=ppo_config,
                         diagnostic_dir=diagnostic_dir, sources=sources, callbacks=callbacks, progress=progress,
                         log_dir=None if log_dir is None or k == 0 else Path(log_dir) / f"member_{k}",
                         description=f"{description} member {k}".strip())
-            for k, single in enumerate(init.single_models())], mix=init.bundle.ensemble_mix)
+            for k, single in enumerate(init.single_models())], mix=init.bundle.ensemble_mix, panel=panel,
+            features=features, previous=ensemble_record(init))
     _check_span(panel, train_start, train_stop, env_config)
     if algo not in ALGORITHMS:
         raise ConfigError(f"unknown algorithm {algo!r}; choose from {list(ALGORITHMS)}")
@@ -252,13 +283,13 @@ def _train_with_holdout(panel: MarketPanel, *, train_stop: int, sac_config: SACC
     final = train_model(panel, train_stop=train_stop, sac_config=inner, steps=refit_steps, features=raw, **common)
     bundle = replace(final.bundle, holdout=(check,), learner={"sac": sac_config.to_dict()})
     if parent_checked:
-        return replace(final, bundle=bundle, sac_config=sac_config)
+        return replace(final, bundle=bundle, sac_config=sac_config, checked=checked)
     a, b = first.train_result, final.train_result
     both = replace(b, episode_returns=[*a.episode_returns, *b.episode_returns], n_steps=a.n_steps + b.n_steps,
                    n_updates=a.n_updates + b.n_updates, wall_seconds=a.wall_seconds + b.wall_seconds,
                    stopped_early=a.stopped_early or b.stopped_early,
                    lr_warnings=list(dict.fromkeys([*a.lr_warnings, *b.lr_warnings])))
-    return replace(final, bundle=bundle, sac_config=sac_config, train_result=both)
+    return replace(final, bundle=bundle, sac_config=sac_config, train_result=both, checked=checked)
 
 
 def training_envs(panel: MarketPanel, *, train_start: int, train_stop: int, variant: str, env_config: EnvConfig,

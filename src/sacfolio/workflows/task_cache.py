@@ -20,6 +20,7 @@ import json
 import os
 import shutil
 import uuid
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,8 @@ from sacfolio.evaluate.walkforward import TrainingTask
 from sacfolio.features.blocks import FeatureSet
 from sacfolio.features.scaler import FeatureScaler
 from sacfolio.features.variants import FeatureSources
+from sacfolio.model.bundle import ModelBundle
+from sacfolio.model.files import sac_actor
 from sacfolio.train.loop import TrainResult
 from sacfolio.train.portfolio import PORTFOLIO_PPO, TrainedModel
 
@@ -156,6 +159,8 @@ def _write_entry(path: Path, key: str, result: Any) -> None:
     for k, model in enumerate(result.models):
         assert not model.members, "a walk-forward task trains single models"
         torch.save(model.learner.state_dicts(), path / f"fold_{k}.pt")
+        if model.checked is not None:  # the policy its holdout check walked, for an ensemble check
+            torch.save(model.checked.actor.state_dict(), path / f"fold_{k}_checked.pt")
         models.append(_model_doc(model))
     arrays = {f"{k}_{name}": (getattr(b, name).astype(np.int64) if name == "dates" else getattr(b, name))
               for k, b in enumerate(result.backtests) for name in _BACKTEST_ARRAYS}
@@ -174,6 +179,8 @@ def _model_doc(model: TrainedModel) -> dict:
         "scaler": b.scaler.to_dict(), "variant": b.variant, "layout": b.layout.to_dict(),
         "env": b.env_config.to_dict(), "sources": b.sources.to_dict(), "train_window": list(b.train_window),
         "holdout": [dict(c) for c in b.holdout],
+        "checked": None if model.checked is None else {"scaler": model.checked.scaler.to_dict(),
+                                                       "train_window": list(model.checked.train_window)},
         "train_result": None if tr is None else {
             "episode_returns": list(tr.episode_returns), "n_steps": tr.n_steps, "n_updates": tr.n_updates,
             "wall_seconds": tr.wall_seconds, "stopped_early": tr.stopped_early, "health": tr.health,
@@ -187,7 +194,8 @@ def _read_entry(path: Path, key: str) -> Any:
     doc = json.loads((path / "task.json").read_text())
     if doc.get("format") != _FORMAT or doc.get("key") != key:
         raise RuntimeError(f"task cache entry {path} is not a sacfolio task of key {key}; delete the directory")
-    models = [_model_of(m, torch.load(path / f"fold_{k}.pt", weights_only=True))
+    models = [_model_of(m, torch.load(path / f"fold_{k}.pt", weights_only=True),
+                        torch.load(path / f"fold_{k}_checked.pt", weights_only=True) if m.get("checked") else None)
               for k, m in enumerate(doc["models"])]
     with np.load(path / "backtests.npz", allow_pickle=False) as z:
         backtests = [BacktestResult(name=b["name"], symbols=tuple(b["symbols"]),
@@ -198,8 +206,9 @@ def _read_entry(path: Path, key: str) -> Any:
                       train_seconds=doc["train_seconds"], backtest_seconds=doc["backtest_seconds"])
 
 
-def _model_of(doc: dict, state: dict) -> TrainedModel:
-    """The fold model of ``doc`` with the learner weights ``state``, built as training built it."""
+def _model_of(doc: dict, state: dict, checked: dict | None = None) -> TrainedModel:
+    """The fold model of ``doc`` with the learner weights ``state`` (and the actor weights
+    ``checked`` of the policy its holdout check walked), built as training built it."""
     layout = ObservationLayout.from_dict(doc["layout"])
     sac_config = SACConfig.from_dict(doc["sac"])
     ppo_config = None if doc["ppo"] is None else PPOConfig.from_dict(doc["ppo"])
@@ -207,9 +216,22 @@ def _model_of(doc: dict, state: dict) -> TrainedModel:
                else PPO(layout.obs_dim, layout.act_dim, config=ppo_config))
     learner.load_state_dicts(state)
     tr = None if doc["train_result"] is None else TrainResult(learner=learner, **doc["train_result"])
-    return TrainedModel.of(learner, algo=doc["algo"], sac_config=sac_config, ppo_config=ppo_config,
-                           train_result=tr, scaler=FeatureScaler.from_dict(doc["scaler"]), variant=doc["variant"],
-                           layout=layout, env_config=EnvConfig.from_dict(doc["env"]),
-                           sources=FeatureSources(**doc["sources"]),
-                           train_window=(doc["train_window"][0], doc["train_window"][1]),
-                           holdout=tuple(dict(c) for c in doc.get("holdout") or ()))
+    model = TrainedModel.of(learner, algo=doc["algo"], sac_config=sac_config, ppo_config=ppo_config,
+                            train_result=tr, scaler=FeatureScaler.from_dict(doc["scaler"]), variant=doc["variant"],
+                            layout=layout, env_config=EnvConfig.from_dict(doc["env"]),
+                            sources=FeatureSources(**doc["sources"]),
+                            train_window=(doc["train_window"][0], doc["train_window"][1]),
+                            holdout=tuple(dict(c) for c in doc.get("holdout") or ()))
+    if checked is None:
+        return model
+    actor = sac_actor(sac_config, layout)
+    actor.load_state_dict(checked)
+    window = doc["checked"]["train_window"]
+    return replace(model, checked=ModelBundle.from_actor(
+        actor.eval(), **{**_bundle_fields(model.bundle), "scaler": FeatureScaler.from_dict(doc["checked"]["scaler"]),
+                         "train_window": (window[0], window[1]), "holdout": ()}))
+
+
+def _bundle_fields(bundle: ModelBundle) -> dict:
+    """The fields of ``bundle`` but its actor and numpy policy."""
+    return {f.name: getattr(bundle, f.name) for f in fields(bundle) if f.name not in ("actor", "policy")}

@@ -33,7 +33,7 @@ from sacfolio.features.variants import UNIVERSAL_VARIANT, FeatureSources, build_
 from sacfolio.strategies import make_strategies
 from sacfolio.strategies.base import Strategy
 from sacfolio.train.ensemble import train_members, trains_together
-from sacfolio.train.portfolio import PORTFOLIO_SAC, TrainedModel, train_model
+from sacfolio.train.portfolio import PORTFOLIO_SAC, TrainedModel, ensemble_model, ensemble_record, train_model
 from sacfolio.workflows.executors import TaskCache, check_executor, run_tasks
 from sacfolio.workflows.task_cache import TaskResultCache, run_fingerprint
 
@@ -266,6 +266,7 @@ def run_walk_forward(
     model = models[AGENT][-1]
     info = _run_info(plan, raw, sources, env_config, sac_config, done, model, baseline_seconds, panel)
     info["baseline_fallbacks"] = {n: int(getattr(s, "fallbacks", 0)) for n, s in strategies.items()}
+    info.update(_ensemble_checks(plan.folds, models[AGENT]))
     if config.variant == UNIVERSAL_VARIANT:  # advisor mixtures, the universe-change backtests
         from sacfolio.workflows.universal import universal_record
 
@@ -309,7 +310,8 @@ def _pairs(item: TrainingTask | MemberGroup, result: TaskResult | list[TaskResul
 def _agent_results(plan: WalkForwardPlan, done: list[TaskResult], panel: MarketPanel, raw: FeatureSet):
     """Per agent: the fold results of its (ensemble) models, each member's results and the
     fold models. One member: the task's own backtests; K members: each fold's ensemble
-    (:meth:`TrainedModel.ensemble`) backtested, the members' backtests kept for the band."""
+    (:func:`~sacfolio.train.portfolio.ensemble_model`, which checks a mean action's tilts
+    when the members were holdout-checked) backtested, the members' backtests kept for the band."""
     results: dict[str, list[BacktestResult]] = {}
     members: dict[str, tuple[tuple[BacktestResult, ...], ...]] = {}
     models: dict[str, list[TrainedModel]] = {}
@@ -323,12 +325,24 @@ def _agent_results(plan: WalkForwardPlan, done: list[TaskResult], panel: MarketP
             models[agent] = [by_member[order[0]][f.label][0] for f in plan.folds]
             results[agent] = [by_member[order[0]][f.label][1] for f in plan.folds]
             continue
-        models[agent] = [TrainedModel.ensemble([by_member[k][f.label][0] for k in order], mix=plan.config.ensemble_mix)
-                         for f in plan.folds]
+        models[agent] = []
+        for f in plan.folds:  # a warm-started fold's ensemble check pools into the previous fold's record
+            previous = ensemble_record(models[agent][-1]) if models[agent] and plan.config.warm_start else None
+            models[agent].append(ensemble_model([by_member[k][f.label][0] for k in order],
+                                                mix=plan.config.ensemble_mix, panel=panel, features=raw,
+                                                previous=previous))
         results[agent] = [backtest_model(m.bundle, panel, f, name=agent, features=raw)
                           for m, f in zip(models[agent], plan.folds)]
         members[agent] = tuple(tuple(by_member[k][f.label][1] for f in plan.folds) for k in order)
     return results, members, models
+
+
+def _ensemble_checks(folds: Sequence[Fold], models: Sequence[TrainedModel]) -> dict:
+    """``{"ensemble_holdout": [...]}``: per fold, the check of the members' mean action that
+    decided for all of them (:func:`~sacfolio.train.portfolio.ensemble_model`); ``{}`` if none."""
+    checks = [{"fold": f.label, **m.bundle.holdout[0]["ensemble"]} for f, m in zip(folds, models)
+              if m.bundle.holdout and "ensemble" in m.bundle.holdout[0]]
+    return {"ensemble_holdout": checks} if checks else {}
 
 
 def _run_info(plan: WalkForwardPlan, raw: FeatureSet, sources: FeatureSources, env_config: EnvConfig,

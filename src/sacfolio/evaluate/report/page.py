@@ -98,6 +98,12 @@ def holdout_html(info: Mapping[str, Any]) -> str:
     rows = [(r["fold"], r.get("member", 0), c) for r in info.get("training") or () for c in r.get("holdout") or ()]
     if not rows:
         return ""
+    mixed = {c["fold"]: c for c in info.get("ensemble_holdout") or ()}
+    if mixed:  # each fold's members, then the check of their mean action, which decided
+        rows = [row for fold in dict.fromkeys(f for f, _, _ in rows)
+                for row in [r for r in rows if r[0] == fold] + ([(fold, "mean action", mixed[fold])]
+                                                                if fold in mixed else [])]
+
     def record(c: Mapping[str, Any]) -> str:
         r = c.get("record") or c
         return f"<td>{html.escape(str(r.get('since', c['window'][0])))}</td><td>{r['weeks']}</td><td>{r['t']:+.2f}</td>"
@@ -105,13 +111,23 @@ def holdout_html(info: Mapping[str, Any]) -> str:
     body = "".join(
         f"<tr><td>{html.escape(str(fold))}</td><td>{member}</td><td>{html.escape(' .. '.join(c['window']))}</td>"
         f"<td>{c['weeks']}</td><td>{c['ic']:+.3f}</td><td>{c['t']:+.2f}</td>{record(c)}"
-        f"<td>{'trades its tilt' if c['trades'] else 'holds the benchmark'}</td></tr>" for fold, member, c in rows)
+        f"<td>{_decision(c, mixed and member != 'mean action')}</td></tr>" for fold, member, c in rows)
     return ("<h2>Holdout checks</h2><p>Before each fold's model trades, its residual tilts are walked through weeks "
             "of its training window it was not trained on, and the weekly rank IC of tilt and next-week return is "
             "pooled with the model's earlier out-of-sample checks (a warm start's): the record's t-statistic must "
-            f"reach {rows[0][2]['min_t']:g}, or the model holds the benchmark that fold.</p>"
+            f"reach {rows[0][2]['min_t']:g}, or the model holds the benchmark that fold."
+            + (" The seed ensemble trades its members' mean action, so that is what is checked: the "
+               "<em>mean action</em> row, walked with the members' checked policies together, decides for "
+               "every member; the member rows are each member's own check, for comparison." if mixed else "")
+            + "</p>"
             "<table><tr><th>fold</th><th>member</th><th>holdout weeks</th><th>n</th><th>rank IC</th><th>t</th>"
             f"<th>record since</th><th>record n</th><th>record t</th><th>decision</th></tr>{body}</table>")
+
+
+def _decision(check: Mapping[str, Any], own: bool) -> str:
+    """A check's decision; ``own``: a member's own check, overruled by the ensemble's."""
+    said = "trades its tilt" if check["trades"] else "holds the benchmark"
+    return f"would {'trade' if check['trades'] else 'hold'} alone" if own else said
 
 
 def forecast_quality_html(info: Mapping[str, Any]) -> str:
