@@ -67,7 +67,11 @@ def test_the_evidence_of_a_run_with_members_and_a_known_policy() -> None:
     assert ev.known_share == pytest.approx(expected)
     assert ev.confidence.n_trials == 10
     text = "\n".join(ev.lines("sac"))
-    assert "2 seeds traded as one" in text and "deflated for 10" in text and "known-model policy" in text
+    assert "2 seeds traded as one (weights averaged)" in text and "deflated for 10" in text
+    assert "known-model policy" in text
+    by_actions = dataclasses.replace(result, info={"walk_forward": {"ensemble_mix": "actions"}})
+    assert "2 seeds traded as one (actions averaged, then projected)" in "\n".join(
+        gather_evidence(by_actions, "sac").lines("sac"))
 
 
 def test_the_expected_edge_share_reads_the_weights_against_the_true_means() -> None:

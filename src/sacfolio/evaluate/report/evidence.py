@@ -56,6 +56,8 @@ class Evidence:
     broker_costs : dict or None
         ``{name: {"spread", "commission", "financing"}}``: each summed over the run as a
         fraction of value (financing < 0: paid); None in the equity configuration.
+    ensemble_mix : {"weights", "actions"}
+        How the members were traded as one (the walk-forward's ``ensemble_mix``).
     """
 
     members: int
@@ -67,6 +69,7 @@ class Evidence:
     known_share: float | None
     broker_costs: dict[str, dict[str, float]] | None = None
     known_expected_share: float | None = None
+    ensemble_mix: str = "weights"
 
     def as_dict(self) -> dict[str, Any]:
         spread = (max(self.member_cagr) - min(self.member_cagr)) if self.member_cagr else None
@@ -81,7 +84,8 @@ class Evidence:
         out = []
         if self.member_cagr:
             c, s = self.member_cagr, self.member_sharpe
-            out.append(f"seed band: {self.members} seeds traded as one (weights averaged); single seeds' "
+            mixed = "weights averaged" if self.ensemble_mix == "weights" else "actions averaged, then projected"
+            out.append(f"seed band: {self.members} seeds traded as one ({mixed}); single seeds' "
                        f"CAGR {100 * min(c):.1f}%..{100 * max(c):.1f}% (spread {100 * (max(c) - min(c)):.1f} pts), "
                        f"Sharpe {min(s):.2f}..{max(s):.2f}")
         for name, g in self.gross.items():
@@ -125,7 +129,8 @@ def gather_evidence(result: WalkForwardResult, agent: str, *, n_trials: int = 1)
     return Evidence(members=max(1, len(members)), member_cagr=[float(cagr(m.returns)) for m in members],
                     member_sharpe=[float(sharpe(m.returns)) for m in members], equity_band=band, gross=gross,
                     confidence=confidence, known_share=_known_share(result, agent),
-                    broker_costs=_broker_costs(result), known_expected_share=expected_edge_share(result, agent))
+                    broker_costs=_broker_costs(result), known_expected_share=expected_edge_share(result, agent),
+                    ensemble_mix=str((result.info.get("walk_forward") or {}).get("ensemble_mix", "weights")))
 
 
 def _broker_costs(result: WalkForwardResult) -> dict[str, dict[str, float]] | None:
