@@ -144,3 +144,20 @@ def test_a_checked_ensemble_mixing_actions_is_decided_by_its_mean_action_also_fr
         assert held is not check["trades"]
     html = holdout_html(first.info)
     assert html.count("mean action") >= 3 and ("would trade alone" in html or "would hold alone" in html)
+
+
+def test_a_warm_started_folds_mean_action_check_pools_into_the_previous_folds_record() -> None:
+    from sacfolio.data.known_markets import known_market
+
+    panel = known_market("ar1", strength=0.3, seed=0, n_stocks=8, n_weeks=300).panel
+    env = EnvConfig.from_dict({"action_mode": "residual", "tilt": 1.0, "reward": "excess_log_return"})
+    sac = SACConfig(warmup_steps=50, batch_size=32, hidden_sizes=(32, 32), network="cross_sectional", gamma=0.0,
+                    reward_scale=100.0, holdout_weeks=60)
+    config = WalkForwardConfig(years=(2004, 2005), train_steps=300, fold_steps=100, baselines=("equal_weight",),
+                               seed=0, seeds=2, warm_start=True, ensemble_mix="actions", variant="sac_price")
+    result, model = run_walk_forward(panel, config=config, env_config=env, sac_config=sac, progress=False)
+    first, second = result.info["ensemble_holdout"]
+    assert second["window"][0] == first["window"][1]  # the weeks after the first fold's training window
+    assert first["record"]["weeks"] == first["weeks"] == 60
+    assert second["record"]["weeks"] == 60 + second["weeks"] and second["record"]["since"] == first["window"][0]
+    assert [c["trades"] for c in model.bundle.holdout] == [second["record"]["t"] >= 2.0] * 2
