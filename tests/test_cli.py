@@ -182,17 +182,21 @@ def test_evaluate_trains_the_cross_sectional_network_and_records_it(tmp_path: Pa
     proc = _run("evaluate", "--start", "2019-01-01", "--eval-years", "2022", "--variant", "sac_price",
                 "--steps", "150", "--fold-steps", "100", "--seeds", "1", "--executor", "local",
                 "--baselines", "equal_weight", "--network", "cross_sectional", "--gamma", "0",
-                "--counterfactual-actions", "1", "--holdout-weeks", "52",
+                "--counterfactual-actions", "1", "--holdout-weeks", "52", "--holdout-sizing", "scaled",
                 "--out", str(out), "--no-progress", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     metrics = json.loads((out / "metrics.json").read_text())
     sac = metrics["info"]["sac"]
     assert sac["network"] == "cross_sectional" and sac["gamma"] == 0.0
-    assert sac["counterfactual_actions"] == 1 and sac["holdout_weeks"] == 52
+    assert sac["counterfactual_actions"] == 1 and sac["holdout_weeks"] == 52 and sac["holdout_sizing"] == "scaled"
     check = metrics["info"]["training"][0]["holdout"][0]  # the fold's holdout check, in the report's data
     assert check["weeks"] == 52 and check["window"] == ["2021-01-01", "2021-12-31"] and "t" in check
+    assert check["sizing"] == "scaled" and check["scale"] == pytest.approx(min(max(check["record"]["t"] / 2, 0), 1))
     page = (out / "report.html").read_text()
-    assert "<h2>Holdout checks</h2>" in page and ("trades its tilt" in page or "holds the benchmark" in page)
+    said = ("holds the benchmark" if check["scale"] == 0 else "trades its tilt" if check["scale"] == 1
+            else f"trades {check['scale']:.0%} of its tilt")
+    assert "<h2>Holdout checks</h2>" in page and "scaled sizing" in page and f"<td>{said}</td>" in page
+    assert f"-> {said}" in proc.stdout.replace("\n", " ")
     bad = _run("evaluate", "--eval-years", "2022", "--network", "lstm", "--out", str(tmp_path / "bad"),
                "--no-progress", cwd=tmp_path)
     assert bad.returncode == 2 and "network 'lstm' is not one of mlp, cross_sectional" in bad.stdout + bad.stderr

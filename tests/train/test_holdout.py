@@ -13,7 +13,8 @@ from sacfolio.env.config import EnvConfig
 from sacfolio.exceptions import ConfigError, EvaluationWindowError
 from sacfolio.model.bundle import ModelBundle
 from sacfolio.model.files import bundle_documents, load_bundle, member_file
-from sacfolio.train.holdout import _rank_ic, ensemble_check, holdout_check, pooled_record
+from sacfolio.agents.config import SACConfig
+from sacfolio.train.holdout import _rank_ic, ensemble_check, holdout_check, holdout_decision, pooled_record
 from sacfolio.train.portfolio import PORTFOLIO_SAC, ensemble_model, train_model
 
 RESIDUAL = EnvConfig.from_dict({"action_mode": "residual", "tilt": 1.0, "reward": "excess_log_return"})
@@ -111,6 +112,54 @@ def test_pooling_two_checks_gives_the_statistics_of_their_weeks_together():
     assert record["ic"] == pytest.approx(ics.mean(), abs=1e-14)
     assert record["sd"] == pytest.approx(ics.std(ddof=1), abs=1e-12)
     assert record["t"] == pytest.approx(ics.mean() / ics.std(ddof=1) * np.sqrt(130), abs=1e-10)
+
+
+@pytest.mark.parametrize(("t", "weeks", "gate", "scaled"), [
+    (2.5, 52, 1.0, 1.0), (2.0, 52, 1.0, 1.0), (1.5, 52, 0.0, 0.75), (0.3, 52, 0.0, 0.15), (0.0, 52, 0.0, 0.0),
+    (-1.2, 52, 0.0, 0.0), (3.0, 1, 0.0, 0.0)])
+def test_gate_trades_all_or_nothing_and_scaled_sizing_trades_t_over_min_t_of_the_tilt(t, weeks, gate, scaled):
+    record = {"t": t, "weeks": weeks}
+    for sizing, scale in (("gate", gate), ("scaled", scaled)):
+        decision = holdout_decision(record, min_t=2.0, sizing=sizing)
+        assert decision == {"trades": scale > 0, "scale": pytest.approx(scale, abs=1e-15)}
+    with pytest.raises(ConfigError, match="choose from"):
+        holdout_decision(record, min_t=2.0, sizing="soft")
+
+
+def test_scaled_sizing_changes_what_is_traded_not_what_is_learned(trained):
+    """The null model's record (t 0.24) holds the benchmark under the gate; scaled, the same
+    training trades 12% of the tilt: its stock weights sit 12% of the way from the benchmark
+    to the full tilt's, while the projection's bounds do not bind (a small kappa)."""
+    panel, gated = trained["null"]
+    scaled = train_model(panel, train_stop=240, env_config=RESIDUAL, progress=False, steps=700, seed=0,
+                         sac_config=dataclasses.replace(SMALL, holdout_sizing="scaled"))
+    for a, b in zip(scaled.bundle.actor.state_dict().values(), gated.bundle.actor.state_dict().values()):
+        assert (a == b).all()
+    check, record = scaled.bundle.holdout[0], scaled.bundle.holdout[0]["record"]
+    assert not gated.bundle.holdout[0]["trades"] and 0 < record["t"] < 2.0
+    assert check["trades"] and check["sizing"] == "scaled" and check["scale"] == pytest.approx(record["t"] / 2.0)
+    assert scaled.bundle.tilt_scale() == check["scale"] and scaled.sac_config.to_dict()["holdout_sizing"] == "scaled"
+    small = dataclasses.replace(RESIDUAL, tilt=0.001)
+    part, whole = (dataclasses.replace(scaled.bundle, env_config=small, holdout=(c,))
+                   for c in (check, {**check, "scale": 1.0}))
+    core = part.core(panel)
+    for t in (241, 260, 290):
+        bench = core.benchmark[t]
+        moved, full = (b.target_weights(core, t, bench.copy()) - bench for b in (part, whole))
+        assert np.abs(full).max() > 1e-6
+        np.testing.assert_allclose(moved, check["scale"] * full, atol=1e-12)
+    loaded = load_bundle({member_file(0, "actor.pt"): scaled.bundle.actor.state_dict()},
+                         bundle_documents(scaled.bundle), version="v1")
+    assert loaded.tilt_scale() == check["scale"]  # the share travels with the model files
+
+
+def test_scaled_sizing_needs_a_positive_min_t_and_the_default_config_reads_as_before():
+    with pytest.raises(ConfigError, match="must be positive"):
+        SACConfig(holdout_sizing="scaled", holdout_min_t=0.0)
+    with pytest.raises(ConfigError, match="gate, scaled"):
+        SACConfig(holdout_sizing="soft")
+    assert "holdout_sizing" not in SACConfig().to_dict()  # config.json of older models reads the same
+    assert SACConfig.from_dict(SACConfig(holdout_sizing="scaled").to_dict()).holdout_sizing == "scaled"
 
 
 def test_rank_ic_is_spearman_with_ties_and_none_when_flat():
@@ -216,6 +265,25 @@ def test_the_mean_actions_decision_overrules_the_members_own_both_ways(pairs):
         ensemble_check(checked, [own[0], {**own[1], "window": [str(panel.dates[100]), str(panel.dates[180])]}], panel)
     with pytest.raises(ConfigError, match="mixing actions"):
         ensemble_check(ModelBundle.ensemble([m.checked for m in models]), own, panel)
+
+
+def test_scaled_sizing_of_an_ensemble_plays_the_share_of_the_mean_action_its_check_earned(pairs):
+    """A bar of 4 that the mean action's t (2.84) is short of: scaled, every member plays 71% of its
+    action, so the ensemble trades 71% of the mean action; each member's own figure is kept."""
+    panel, models = pairs["ar1"]
+    checked = ModelBundle.ensemble([m.checked for m in models], mix="actions")
+    own = [{**m.bundle.holdout[0], "min_t": 4.0, "sizing": "scaled"} for m in models]
+    checks = ensemble_check(checked, own, panel)
+    mixed = checks[0]["ensemble"]
+    assert mixed["sizing"] == "scaled" and 2.0 < mixed["record"]["t"] < 4.0
+    assert all(c["trades"] and c["scale"] == pytest.approx(mixed["record"]["t"] / 4.0) for c in checks)
+    assert [c["member_scale"] for c in checks] == [float(c["trades"]) for c in own]  # their checks said gate
+    bundle = ModelBundle.ensemble([dataclasses.replace(m.bundle, holdout=(c,)) for m, c in zip(models, checks)],
+                                  mix="actions")
+    core = models[0].bundle.core(panel)
+    obs = core.observation_at(250, core.benchmark[250])[None, :]
+    full = np.mean([m.bundle.policy(obs) for m in models], axis=0)
+    np.testing.assert_allclose(np.mean(bundle.member_actions(obs), axis=0), checks[0]["scale"] * full, atol=1e-12)
 
 
 def test_the_ensembles_check_travels_with_the_files_and_a_finetune_pools_its_record(pairs):

@@ -112,7 +112,8 @@ class LearnerConfig:
         # settings at their defaults that older models lack are left out: their config.json reads the same
         if out.get("network") == "mlp":
             del out["network"]
-        for name, default in (("counterfactual_actions", 0), ("holdout_weeks", 0), ("holdout_min_t", 2.0)):
+        for name, default in (("counterfactual_actions", 0), ("holdout_weeks", 0), ("holdout_min_t", 2.0),
+                              ("holdout_sizing", "gate")):
             if name in out and out[name] == default:
                 del out[name]
         return out
@@ -181,6 +182,10 @@ class SACConfig(LearnerConfig):
         benchmark otherwise (:mod:`sacfolio.train.holdout`). 0 (default): no check.
     holdout_min_t : float
         The t-statistic the holdout's mean rank IC must reach (2.0: about 2% one-sided).
+    holdout_sizing : {"gate", "scaled"}
+        How much of its tilt a checked model trades (:data:`sacfolio.train.holdout.SIZINGS`):
+        ``"gate"`` (default) all of it once the t-statistic reaches ``holdout_min_t`` and
+        none below; ``"scaled"`` the tilt times ``clip(t / holdout_min_t, 0, 1)``.
     aux, aux_horizons, aux_coef_short, aux_coef_long, aux_clip, aux_shared_trunk,
     max_nonfinite_skips, allow_unsafe_lr
         As in :class:`LearnerConfig`.
@@ -207,6 +212,7 @@ class SACConfig(LearnerConfig):
     counterfactual_actions: int = 0
     holdout_weeks: int = 0
     holdout_min_t: float = 2.0
+    holdout_sizing: str = "gate"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "hidden_sizes", check_hidden_sizes(self.hidden_sizes))
@@ -214,6 +220,11 @@ class SACConfig(LearnerConfig):
         check_int("holdout_weeks", self.holdout_weeks, 0)
         if not math.isfinite(self.holdout_min_t):
             raise ConfigError(f"holdout_min_t must be finite, got {self.holdout_min_t!r}.")
+        if self.holdout_sizing not in ("gate", "scaled"):
+            raise ConfigError(f"holdout_sizing {self.holdout_sizing!r} is not one of gate, scaled.")
+        if self.holdout_sizing == "scaled" and self.holdout_min_t <= 0:
+            raise ConfigError(f"holdout_sizing='scaled' scales the tilt by t / holdout_min_t; holdout_min_t must "
+                              f"be positive, got {self.holdout_min_t!r}.")
         if self.network not in NETWORKS:
             raise ConfigError(f"network {self.network!r} is not one of {', '.join(NETWORKS)}.")
         for name in ("actor_lr", "critic_lr", "alpha_lr"):

@@ -10,7 +10,7 @@ import typer
 
 from sacfolio.cli.app import app, console
 from sacfolio.cli.options import (TRADING, ActionModeOpt, AgentsOpt, AuxLongOpt, AuxOpt, AuxShortOpt, BaselinesOpt,
-                                  CounterfactualOpt, GammaOpt, HoldoutOpt, NetworkOpt,
+                                  CounterfactualOpt, GammaOpt, HoldoutOpt, HoldoutSizingOpt, NetworkOpt,
                                   BrokerOpt, DataOpt, EndOpt, ExecutorOpt, FoldStepsOpt, FundamentalsOpt, HomeOpt,
                                   LeverageOpt, MarketOpt, NewsOpt, NoTradeBandOpt, ProgressOpt, RayAddressOpt,
                                   RebalanceRateOpt, ResumeOpt, RewardOpt, SeedOpt, SeedsOpt, EnsembleMixOpt, StartOpt, StepsOpt,
@@ -31,6 +31,8 @@ def open_registry(home: str | None, name: str):
 
 
 def _on_fold(fold, model) -> None:
+    from sacfolio.evaluate.report.page import holdout_decision_words
+
     tr = model.train_result
     window = model.bundle.train_window
     console.print(f"  fold {fold.label}: trained on {window[0]}..{window[1]} "
@@ -40,13 +42,14 @@ def _on_fold(fold, model) -> None:
         console.print(f"    holdout {check['window'][0]}..{check['window'][1]}"
                       f"{f' (member {k})' if len(model.bundle.holdout) > 1 else ''}: rank IC {check['ic']:+.3f}, "
                       f"t {check['t']:+.2f}; record since {record['since']}, {record['weeks']} weeks, "
-                      f"t {record['t']:+.2f} -> {'trades its tilt' if check['trades'] else 'holds the benchmark'}")
+                      f"t {record['t']:+.2f} -> {holdout_decision_words(check)}")
 
 
 def _run(request):
     """Run ``request`` and print what a user wants to see of it."""
     from sacfolio.evaluate.report import edge_summary, print_summary
     from sacfolio.evaluate.report.evidence import gather_evidence
+    from sacfolio.evaluate.report.page import holdout_decision_words
     from sacfolio.workflows.evaluation import run_evaluation
 
     ev = run_evaluation(request, say=console.print, on_fold=_on_fold)
@@ -59,7 +62,7 @@ def _run(request):
     for check in result.info.get("ensemble_holdout") or ():  # the check that decided for the members
         console.print(f"[bold]ensemble holdout[/bold] fold {check['fold']}: the members' mean action, rank IC "
                       f"{check['ic']:+.3f}, t {check['t']:+.2f}; record t {check['record']['t']:+.2f} -> "
-                      f"{'trades its tilt' if check['trades'] else 'holds the benchmark'}", highlight=False)
+                      f"{holdout_decision_words(check)}", highlight=False)
     for line in gather_evidence(result, "sac", n_trials=request.trials).lines("sac"):
         console.print(f"[bold]{line.split(':')[0]}[/bold]:{line.split(':', 1)[1]}", highlight=False)
     health = result.info.get("health") or {}
@@ -77,7 +80,7 @@ def _run(request):
 
 
 def _request(title: str, *, baselines, agents, aux, aux_coef_short, aux_coef_long, allow_unsafe_lr,
-             network, gamma, counterfactual_actions, holdout_weeks, action_mode, tilt, rebalance_rate, no_trade_band, reward, train_cost_multiplier, broker, leverage,
+             network, gamma, counterfactual_actions, holdout_weeks, holdout_sizing, action_mode, tilt, rebalance_rate, no_trade_band, reward, train_cost_multiplier, broker, leverage,
              config=None, **fields):
     """The EvaluationRequest of a demo or evaluate command line (its options by name; ``config``:
     a run configuration file whose settings the typed options override)."""
@@ -86,7 +89,8 @@ def _request(title: str, *, baselines, agents, aux, aux_coef_short, aux_coef_lon
     sac, env, fields["steps"], fields["trials"] = with_config_file(
         config, sac=sac_options(aux=aux, aux_coef_short=aux_coef_short, aux_coef_long=aux_coef_long,
                                 allow_unsafe_lr=allow_unsafe_lr, network=network, gamma=gamma,
-                                counterfactual_actions=counterfactual_actions, holdout_weeks=holdout_weeks),
+                                counterfactual_actions=counterfactual_actions, holdout_weeks=holdout_weeks,
+                                holdout_sizing=holdout_sizing),
         env=env_options(action_mode=action_mode, tilt=tilt, rebalance_rate=rebalance_rate,
                         no_trade_band=no_trade_band, reward=reward, train_cost_multiplier=train_cost_multiplier,
                         broker=broker, leverage=leverage), steps=fields["steps"], trials=fields["trials"])
@@ -148,6 +152,7 @@ def demo(
     gamma: GammaOpt = None,
     counterfactual_actions: CounterfactualOpt = 0,
     holdout_weeks: HoldoutOpt = 0,
+    holdout_sizing: HoldoutSizingOpt = "gate",
     action_mode: ActionModeOpt = TRADING["action_mode"],
     tilt: TiltOpt = TRADING["tilt"],
     rebalance_rate: RebalanceRateOpt = TRADING["rebalance_rate"],
@@ -214,6 +219,7 @@ def evaluate(
     gamma: GammaOpt = None,
     counterfactual_actions: CounterfactualOpt = 0,
     holdout_weeks: HoldoutOpt = 0,
+    holdout_sizing: HoldoutSizingOpt = "gate",
     action_mode: ActionModeOpt = TRADING["action_mode"],
     tilt: TiltOpt = TRADING["tilt"],
     rebalance_rate: RebalanceRateOpt = TRADING["rebalance_rate"],

@@ -15,7 +15,7 @@ TRADING = {"action_mode": TRADING_DEFAULTS["action_mode"], "tilt": TRADING_DEFAU
            "train_cost_multiplier": TRADING_DEFAULTS["train_cost_multiplier"]}
 """The trading options' defaults (:data:`sacfolio.env.config.TRADING_DEFAULTS`, flat)."""
 
-__all__ = ["TRADING", "ActionModeOpt", "AgentsOpt", "BrokerOpt", "LeverageOpt", "AuxLongOpt", "AuxOpt", "CounterfactualOpt", "EnsembleMixOpt", "GammaOpt", "HoldoutOpt", "NetworkOpt", "AuxShortOpt", "DataOpt", "EndOpt",
+__all__ = ["TRADING", "ActionModeOpt", "AgentsOpt", "BrokerOpt", "LeverageOpt", "AuxLongOpt", "AuxOpt", "CounterfactualOpt", "EnsembleMixOpt", "GammaOpt", "HoldoutOpt", "HoldoutSizingOpt", "NetworkOpt", "AuxShortOpt", "DataOpt", "EndOpt",
            "ExecutorOpt", "FoldStepsOpt", "FundamentalsOpt", "HomeOpt", "MarketOpt", "NewsOpt", "NoTradeBandOpt", "ProgressOpt",
            "RebalanceRateOpt", "RewardOpt", "SeedOpt", "SeedsOpt", "StartOpt", "StepsOpt", "StrengthOpt", "TiltOpt",
            "TrainCostOpt", "TrialsOpt", "UnsafeLrOpt", "WarmStartOpt", "WorkersOpt", "RayAddressOpt", "ResumeOpt", "VariantOpt", "YearsOpt", "BaselinesOpt", "env_options", "sac_options", "split_names"]
@@ -106,6 +106,10 @@ HoldoutOpt = Annotated[int, typer.Option(
     "fails trades the benchmark. Warm-started folds check the weeks after their parent's window. A seed "
     "ensemble with --ensemble-mix actions is checked on its members' mean action, which decides for all "
     "of them. 0: no check.")]
+HoldoutSizingOpt = Annotated[str, typer.Option(
+    "--holdout-sizing", help="With --holdout-weeks, how much of its tilt a checked model trades: 'gate' all of "
+    "it once the record's t reaches 2 and the benchmark below; 'scaled' the tilt times clip(t / 2, 0, 1), a "
+    "part of it for evidence short of 2 (t 1.5 trades 75% of the tilt).")]
 UnsafeLrOpt = Annotated[bool, typer.Option("--allow-unsafe-lr", help="Allow learning rates above 1e-3 "
                                            "(refused by default: they make SAC's weights explode).")]
 AgentsOpt = Annotated[str, typer.Option("--agents", help="Learners trained and backtested on every fold: "
@@ -175,7 +179,7 @@ def env_options(*, action_mode: str, tilt: float, rebalance_rate: float, no_trad
 
 def sac_options(*, aux: bool, aux_coef_short: float, aux_coef_long: float, allow_unsafe_lr: bool,
                 lr: float | None = None, network: str = "mlp", gamma: float | None = None,
-                counterfactual_actions: int = 0, holdout_weeks: int = 0) -> dict:
+                counterfactual_actions: int = 0, holdout_weeks: int = 0, holdout_sizing: str = "gate") -> dict:
     """Overrides of the portfolio SAC settings from the command line."""
     options = dict(aux=aux, aux_coef_short=aux_coef_short, aux_coef_long=aux_coef_long,
                    allow_unsafe_lr=allow_unsafe_lr)
@@ -187,6 +191,8 @@ def sac_options(*, aux: bool, aux_coef_short: float, aux_coef_long: float, allow
         options["counterfactual_actions"] = counterfactual_actions
     if holdout_weeks:
         options["holdout_weeks"] = holdout_weeks
+    if holdout_sizing != "gate":
+        options["holdout_sizing"] = holdout_sizing
     if lr is not None:
         options.update(actor_lr=lr, critic_lr=lr, alpha_lr=lr)
     return options

@@ -9,7 +9,7 @@ import typer
 from sacfolio.cli.app import app, console
 from sacfolio.cli.evaluate import open_registry
 from sacfolio.cli.options import (TRADING, ActionModeOpt, AuxLongOpt, AuxOpt, AuxShortOpt, BrokerOpt, DataOpt,
-                                  CounterfactualOpt, GammaOpt, HoldoutOpt, NetworkOpt,
+                                  CounterfactualOpt, GammaOpt, HoldoutOpt, HoldoutSizingOpt, NetworkOpt,
                                   ExecutorOpt, FundamentalsOpt, HomeOpt, LeverageOpt, NewsOpt, NoTradeBandOpt,
                                   ProgressOpt, RayAddressOpt, RebalanceRateOpt, RewardOpt, SeedOpt, StartOpt,
                                   StepsOpt, TiltOpt, TrainCostOpt, UnsafeLrOpt, env_options, sac_options)
@@ -44,9 +44,9 @@ def train(
         "above 1e-3 needs --allow-unsafe-lr).")] = None,
     aux: AuxOpt = True,
     aux_coef_short: AuxShortOpt = 0.01, aux_coef_long: AuxLongOpt = 0.01,
-    allow_unsafe_lr: UnsafeLrOpt = False,
-    network: NetworkOpt = "mlp", gamma: GammaOpt = None,
+    allow_unsafe_lr: UnsafeLrOpt = False, network: NetworkOpt = "mlp", gamma: GammaOpt = None,
     counterfactual_actions: CounterfactualOpt = 0, holdout_weeks: HoldoutOpt = 0,
+    holdout_sizing: HoldoutSizingOpt = "gate",
     action_mode: ActionModeOpt = TRADING["action_mode"],
     tilt: TiltOpt = TRADING["tilt"],
     rebalance_rate: RebalanceRateOpt = TRADING["rebalance_rate"],
@@ -91,7 +91,8 @@ def train(
 def _options(config, steps: int, given: dict) -> tuple[dict, dict, int]:
     """The SAC and env overrides and steps of the command line, over a --config file's settings."""
     sac = sac_options(**{k: given[k] for k in ("aux", "aux_coef_short", "aux_coef_long", "allow_unsafe_lr", "lr",
-                                             "network", "gamma", "counterfactual_actions", "holdout_weeks")})
+                                             "network", "gamma", "counterfactual_actions", "holdout_weeks",
+                                             "holdout_sizing")})
     env = env_options(**{k: given[k] for k in ("action_mode", "tilt", "rebalance_rate", "no_trade_band", "reward",
                                                "train_cost_multiplier", "broker", "leverage")})
     sac, env, steps, _ = with_config_file(config, sac=sac, env=env, steps=steps)

@@ -91,7 +91,8 @@ class ModelBundle:
     holdout : tuple of dict
         Per member (empty: none checked), the out-of-sample check of its residual tilts
         (:mod:`sacfolio.train.holdout`): ``{"trades": bool, "ic": ..., "t": ..., ...}``.
-        A member whose ``trades`` is False plays the zero action: the benchmark, exactly.
+        A member whose ``trades`` is False plays the zero action: the benchmark, exactly;
+        one with a ``scale`` below 1 (scaled sizing) plays that share of its action.
     """
 
     actor: GaussianActor
@@ -159,7 +160,16 @@ class ModelBundle:
 
     def trades_tilt(self, member: int = 0) -> bool:
         """Whether ``member`` trades its policy (False: its holdout check held it at the benchmark)."""
-        return not self.holdout or bool(self.holdout[member].get("trades", True))
+        return self.tilt_scale(member) > 0
+
+    def tilt_scale(self, member: int = 0) -> float:
+        """The share of its action ``member`` plays: 1 without a check, 0 when its check holds
+        it at the benchmark (``trades`` False), else the check's ``scale`` (1 in a check
+        from before scaled sizing)."""
+        if not self.holdout:
+            return 1.0
+        check = self.holdout[member]
+        return float(check.get("scale", 1.0)) if check.get("trades", True) else 0.0
 
     def policy_target(self, obs: np.ndarray, available: np.ndarray, benchmark: np.ndarray | None) -> np.ndarray:
         """Target weights (B, N + 1) for observations ``obs`` (B, obs_dim) at one row: each
@@ -173,10 +183,11 @@ class ModelBundle:
         return self.target_of(self.member_actions(obs), available, benchmark)
 
     def member_actions(self, obs: np.ndarray) -> list[np.ndarray]:
-        """Each member's action (B, act_dim) for ``obs``; the zero action for a member its
-        holdout check holds at the benchmark."""
-        return [p(obs) if self.trades_tilt(k) else np.zeros((len(obs), self.layout.act_dim))
-                for k, p in enumerate(self.policies)]
+        """Each member's action (B, act_dim) for ``obs`` times its :meth:`tilt_scale`: the zero
+        action for a member its holdout check holds at the benchmark."""
+        scales = [self.tilt_scale(k) for k in range(self.n_members)]
+        return [np.zeros((len(obs), self.layout.act_dim)) if s <= 0 else p(obs) if s >= 1 else s * p(obs)
+                for s, p in zip(scales, self.policies)]
 
     def target_of(self, actions: list[np.ndarray], available: np.ndarray,
                   benchmark: np.ndarray | None) -> np.ndarray:

@@ -25,8 +25,19 @@ the policy has not seen:
    resting on the one year each later fold can hold out;
 4. train on, over the whole window (a quarter of the steps, :data:`REFIT_SHARE`).
 
-The model trades its tilt only when it passed; otherwise it plays the zero action,
-which in the residual mode is the benchmark exactly (:meth:`ModelBundle.policy_target`).
+How much of its tilt the model then trades is ``SACConfig.holdout_sizing``
+(:data:`SIZINGS`, :func:`holdout_decision`):
+
+- ``"gate"``: all of it when the record's t reached ``min_t``; otherwise it plays the zero
+  action, which in the residual mode is the benchmark exactly (:meth:`ModelBundle.policy_target`);
+- ``"scaled"``: the tilt times ``clip(t / min_t, 0, 1)``, so evidence short of ``min_t``
+  trades a part of the tilt in proportion to it and a record that ranks nothing (t <= 0)
+  trades the benchmark. It is the fundamental law's sizing (active positions in proportion
+  to the skill measured) with the skill measured out of sample and capped: a gate throws a
+  year away on t 1.8 and bets it all on t 2.0, though one year of weekly ICs cannot tell the
+  two apart (their standard error is 1). In the residual mode the tilt is linear in the
+  action, so the scaled action moves the weights ``scale`` of the way from the benchmark
+  to the full tilt's target before the projection's cap and floor.
 
 A cross-sectional IC is a far sharper test than the holdout's P&L: it needs no
 position sizing, ignores the market's common move and gets N observations a week.
@@ -53,10 +64,31 @@ from sacfolio.exceptions import ConfigError, EvaluationWindowError
 from sacfolio.features.blocks import FeatureSet
 from sacfolio.model.bundle import ModelBundle
 
-__all__ = ["REFIT_SHARE", "check_holdout_settings", "ensemble_check", "holdout_check", "pooled_record"]
+__all__ = ["REFIT_SHARE", "SIZINGS", "check_holdout_settings", "ensemble_check", "holdout_check", "holdout_decision",
+           "pooled_record"]
 
 REFIT_SHARE = 0.25
 """The whole-window training after the check, as a share of the steps before it."""
+
+SIZINGS = {"gate": "the whole tilt once the record's t reaches min_t, the benchmark below it",
+           "scaled": "the tilt times clip(t / min_t, 0, 1): a part of it for evidence short of min_t"}
+"""How much of its tilt a checked model trades (``SACConfig.holdout_sizing``)."""
+
+
+def holdout_decision(record: dict[str, Any], *, min_t: float, sizing: str = "gate") -> dict[str, Any]:
+    """``{"trades": bool, "scale": float}``: the share of its tilt a model with the
+    out-of-sample ``record`` (``weeks`` and ``t``) trades under ``sizing`` (:data:`SIZINGS`).
+
+    A record of fewer than two weeks has no t and trades nothing.
+    """
+    if sizing not in SIZINGS:
+        raise ConfigError(f"holdout sizing {sizing!r}; choose from {list(SIZINGS)}")
+    t, enough = float(record["t"]), int(record["weeks"]) > 1
+    if sizing == "gate" or min_t <= 0:
+        scale = 1.0 if enough and t >= min_t else 0.0
+    else:
+        scale = float(np.clip(t / min_t, 0.0, 1.0)) if enough else 0.0
+    return {"trades": scale > 0, "scale": scale}
 
 
 def check_holdout_settings(*, weeks: int, train_start: int, train_stop: int, action_mode: str, algo: str,
@@ -100,7 +132,7 @@ def _rank_ic(tilt: np.ndarray, returns: np.ndarray) -> float | None:
 
 
 def holdout_check(bundle: ModelBundle, panel: MarketPanel, *, start: int, stop: int, min_t: float,
-                  features: FeatureSet | None = None) -> dict[str, Any]:
+                  features: FeatureSet | None = None, sizing: str = "gate") -> dict[str, Any]:
     """The rank-IC check of ``bundle``'s tilts over decision rows ``start .. stop - 1`` (returns to ``stop``).
 
     The week's score of a stock is its action (averaged over a seed ensemble's members,
@@ -111,10 +143,10 @@ def holdout_check(bundle: ModelBundle, panel: MarketPanel, *, start: int, stop: 
     Returns
     -------
     dict
-        ``trades`` (bool: the t-statistic reached ``min_t``), ``ic`` (mean weekly rank
-        IC), ``sd`` (its weekly standard deviation), ``t``, ``weeks`` (weeks with an IC:
-        both the tilt and the returns vary), ``min_t`` and ``window`` (first decision
-        date, last return date).
+        ``trades`` and ``scale`` (:func:`holdout_decision` of this check alone under
+        ``sizing``), ``ic`` (mean weekly rank IC), ``sd`` (its weekly standard deviation),
+        ``t``, ``weeks`` (weeks with an IC: both the tilt and the returns vary), ``min_t``,
+        ``sizing`` and ``window`` (first decision date, last return date).
     """
     if not 0 <= start < stop <= panel.n_dates - 1:
         raise EvaluationWindowError(f"holdout rows {start}..{stop} do not fit in {panel.n_dates} rows")
@@ -138,8 +170,8 @@ def holdout_check(bundle: ModelBundle, panel: MarketPanel, *, start: int, stop: 
     mean = float(values.mean()) if n else 0.0
     spread = float(values.std(ddof=1)) if n > 1 else 0.0
     check = {"ic": mean, "sd": spread, "t": _t(mean, spread, n), "weeks": n, "min_t": float(min_t),
-             "window": [str(panel.dates[start]), str(panel.dates[stop])]}
-    return {"trades": bool(n > 1 and check["t"] >= min_t), **check}
+             "sizing": sizing, "window": [str(panel.dates[start]), str(panel.dates[stop])]}
+    return {**holdout_decision(check, min_t=min_t, sizing=sizing), **check}
 
 
 def _t(mean: float, spread: float, n: int) -> float:
@@ -184,9 +216,10 @@ def ensemble_check(checked: ModelBundle, checks: "tuple[dict[str, Any], ...] | l
     Returns
     -------
     tuple of dict
-        Per member, its check with ``member_trades`` (its own decision), ``trades`` (the
-        ensemble's) and ``ensemble`` (the ensemble's check: ``ic``, ``sd``, ``t``, ``weeks``,
-        ``window``, ``min_t``, ``record``, ``trades``).
+        Per member, its check with ``member_trades`` and ``member_scale`` (its own
+        decision), ``trades`` and ``scale`` (the ensemble's) and ``ensemble`` (the
+        ensemble's check: ``ic``, ``sd``, ``t``, ``weeks``, ``window``, ``min_t``,
+        ``sizing``, ``record``, ``trades``, ``scale``).
     """
     if checked.n_members != len(checks) or checked.ensemble_mix != "actions" or len(checks) < 2:
         raise ConfigError(f"an ensemble check needs the {len(checks)} members' checked policies mixing actions; "
@@ -196,10 +229,11 @@ def ensemble_check(checked: ModelBundle, checks: "tuple[dict[str, Any], ...] | l
         raise EvaluationWindowError(f"the members were checked on different weeks: {sorted(windows)}")
     first, last = next(iter(windows))
     start, stop = (int(panel.index_of(np.datetime64(d, "D"))) for d in (first, last))
-    min_t = float(checks[0]["min_t"])
+    min_t, sizing = float(checks[0]["min_t"]), str(checks[0].get("sizing", "gate"))
     mixed = holdout_check(replace(checked, holdout=()), panel, start=start, stop=stop, min_t=min_t,
-                          features=features)
+                          features=features, sizing=sizing)
     mixed["record"] = pooled_record(previous, mixed)
-    mixed["trades"] = bool(mixed["record"]["weeks"] > 1 and mixed["record"]["t"] >= min_t)
-    return tuple({**c, "member_trades": bool(c.get("member_trades", c["trades"])), "trades": mixed["trades"],
-                  "ensemble": mixed} for c in checks)
+    mixed.update(holdout_decision(mixed["record"], min_t=min_t, sizing=sizing))
+    return tuple({**c, "member_trades": bool(c.get("member_trades", c["trades"])),
+                  "member_scale": float(c.get("member_scale", c.get("scale", float(c["trades"])))),
+                  "trades": mixed["trades"], "scale": mixed["scale"], "ensemble": mixed} for c in checks)

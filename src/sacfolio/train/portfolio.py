@@ -241,7 +241,7 @@ def _train_with_holdout(panel: MarketPanel, *, train_stop: int, sac_config: SACC
     pass on (a finetune of the last 26 weeks after its parent's window) checks the parent
     itself on those weeks, which it never saw, then trains ``steps`` over the window."""
     from sacfolio.train.holdout import (REFIT_SHARE, check_holdout_learner, check_holdout_settings, holdout_check,
-                                        pooled_record)
+                                        holdout_decision, pooled_record)
 
     weeks, env_config, variant = sac_config.holdout_weeks, common["env_config"], common["variant"]
     init = common["init"]
@@ -273,10 +273,10 @@ def _train_with_holdout(panel: MarketPanel, *, train_stop: int, sac_config: SACC
                             **{**common, "log_dir": None if log_dir is None else Path(log_dir) / "before_holdout"})
         checked, refit_steps = first.bundle, max(1, round(steps * REFIT_SHARE))
     check = holdout_check(checked, panel, start=split, stop=train_stop, min_t=sac_config.holdout_min_t,
-                          features=raw)
+                          features=raw, sizing=sac_config.holdout_sizing)
     check["record"] = pooled_record(init.bundle.holdout[0].get("record") if init and init.bundle.holdout else None,
                                     check)
-    check["trades"] = bool(check["record"]["weeks"] > 1 and check["record"]["t"] >= sac_config.holdout_min_t)
+    check.update(holdout_decision(check["record"], min_t=sac_config.holdout_min_t, sizing=sac_config.holdout_sizing))
     if parent_checked:
         check["checked"] = "parent"
     common = {**common, "init": first, "scaler": first.bundle.scaler}

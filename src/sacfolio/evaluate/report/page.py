@@ -13,7 +13,7 @@ from sacfolio.evaluate.metrics import CONVENTIONS, Metrics
 from sacfolio.evaluate.report.columns import BENCHMARK, CEILING_PREFIX, COLUMNS, format_value
 from sacfolio.evaluate.report.advisors import advisors_html
 
-__all__ = ["forecast_quality_html", "metrics_table_html", "page_start", "report_html"]
+__all__ = ["forecast_quality_html", "holdout_decision_words", "metrics_table_html", "page_start", "report_html"]
 
 
 def metrics_table_html(metrics: dict[str, Metrics], names: list[str], agent: str) -> str:
@@ -115,7 +115,10 @@ def holdout_html(info: Mapping[str, Any]) -> str:
     return ("<h2>Holdout checks</h2><p>Before each fold's model trades, its residual tilts are walked through weeks "
             "of its training window it was not trained on, and the weekly rank IC of tilt and next-week return is "
             "pooled with the model's earlier out-of-sample checks (a warm start's): the record's t-statistic must "
-            f"reach {rows[0][2]['min_t']:g}, or the model holds the benchmark that fold."
+            f"reach {rows[0][2]['min_t']:g}, or the model holds the benchmark that fold"
+            + (" (scaled sizing: short of it, the model trades t / "
+               f"{rows[0][2]['min_t']:g} of its tilt, and holds the benchmark at t &le; 0)."
+               if rows[0][2].get("sizing") == "scaled" else ".")
             + (" The seed ensemble trades its members' mean action, so that is what is checked: the "
                "<em>mean action</em> row, walked with the members' checked policies together, decides for "
                "every member; the member rows are each member's own check, for comparison." if mixed else "")
@@ -126,8 +129,25 @@ def holdout_html(info: Mapping[str, Any]) -> str:
 
 def _decision(check: Mapping[str, Any], own: bool) -> str:
     """A check's decision; ``own``: a member's own check, overruled by the ensemble's."""
-    said = "trades its tilt" if check["trades"] else "holds the benchmark"
-    return f"would {'trade' if check['trades'] else 'hold'} alone" if own else said
+    if not own:
+        return holdout_decision_words(check)
+    scale = _scale(check, "member_scale")
+    return "would hold alone" if scale <= 0 else "would trade alone" if scale >= 1 else \
+        f"would trade {scale:.0%} alone"
+
+
+def holdout_decision_words(check: Mapping[str, Any]) -> str:
+    """What a holdout check decided: "trades its tilt", "trades 45% of its tilt" (scaled
+    sizing) or "holds the benchmark"."""
+    scale = _scale(check, "scale")
+    return "holds the benchmark" if scale <= 0 else "trades its tilt" if scale >= 1 else \
+        f"trades {scale:.0%} of its tilt"
+
+
+def _scale(check: Mapping[str, Any], key: str) -> float:
+    """The share of its tilt a check's decision trades (a check from before scaled sizing: 0 or 1)."""
+    trades = bool(check.get("member_trades", check["trades"]) if key == "member_scale" else check["trades"])
+    return float(check.get(key, check.get("scale", 1.0))) if trades else 0.0
 
 
 def forecast_quality_html(info: Mapping[str, Any]) -> str:
