@@ -45,12 +45,14 @@ import torch
 from sacfolio.data import load_sp500_sample
 from sacfolio.data.known_markets import known_market
 from sacfolio.env.config import EnvConfig
+from sacfolio.evaluate.backtest import backtest_strategy
 from sacfolio.evaluate.bootstrap import block_indices, paired_block_bootstrap
-from sacfolio.evaluate.folds import parse_years
+from sacfolio.evaluate.folds import parse_years, yearly_folds
 from sacfolio.evaluate.metrics import cagr, sharpe, summarize
 from sacfolio.evaluate.report.evidence import expected_edge_share
 from sacfolio.evaluate.walkforward import WalkForwardConfig
 from sacfolio.strategies.known import KnownModel
+from sacfolio.strategies.simple import EqualWeight
 from sacfolio.train.portfolio import PORTFOLIO_SAC
 from sacfolio.workflows.walkforward import run_walk_forward
 
@@ -195,7 +197,8 @@ def run_one(*, config: str, market: str, strength: float | None, years: str, see
         row["member_sharpe"] = [float(sharpe(r.returns)) for r in members]
     checks = [(r["fold"], r["member"], r["holdout"][0]) for r in wf.info.get("training", ()) if r.get("holdout")]
     if checks:  # per fold and member: traded its tilt or held the benchmark, and the record's t
-        row["holdout"] = [{"fold": f, "member": m, "trades": c["trades"], "t": round(c["record"]["t"], 2),
+        row["holdout"] = [{"fold": f, "member": m, "trades": c["trades"], "scale": round(c.get("scale", c["trades"]), 3),
+                           "t": round(c["record"]["t"], 2),
                            "weeks": c["record"]["weeks"]} for f, m, c in checks]
     if wf.info.get("ensemble_holdout"):  # per fold: the check of the members' mean action, which decided
         row["ensemble_holdout"] = [{"fold": c["fold"], "trades": c["trades"], "t": round(c["record"]["t"], 2),
@@ -249,6 +252,29 @@ def _share_interval(agent: np.ndarray, ew: np.ndarray, known: np.ndarray) -> lis
     return [float(low), float(high)]
 
 
+def gated_expected_share(row: dict) -> float | None:
+    """The expected share the gate (``holdout_sizing="gate"``) gives the same members: a run of
+    cold folds whose mean-action check traded a fold in part (scaled sizing, 0 < scale < 1)
+    would have held 1/N there under the gate, an expected edge of exactly 0, and trained
+    alike (the sizing moves no weight). The folds are pooled by the known policy's expected
+    edge, as :func:`expected_edge_share` pools weeks. None unless the row can say."""
+    checks = row.get("ensemble_holdout") or ()
+    if not checks or row.get("walk_forward", {}).get("warm_start") is not False or "fold_expected_share" not in row:
+        return None
+    partial = {c["fold"] for c in checks if 0 < c.get("scale", float(c["trades"])) < 1}
+    if not partial:
+        return row["expected_share"]
+    panel, extra = _market(row["market"], row["strength"], row.get("market_seed", 0))
+    rules = EnvConfig.from_dict(row["env"]).rules
+    known, total = {}, 0.0
+    for fold in yearly_folds(panel.dates, parse_years(row["years"])):
+        k, b = (backtest_strategy(panel, s, fold, rules) for s in (extra["known_model"], EqualWeight(panel, rules)))
+        mu = extra["known_model"].expected[fold.test_start:fold.test_stop]
+        known[fold.label] = float((((k.weights - b.weights)[:, :-1] * mu).sum(axis=1) - (k.costs - b.costs)).sum())
+        total += known[fold.label]
+    return sum(known[f] * s for f, s in row["fold_expected_share"].items() if f not in partial) / total
+
+
 def pooled_share(rows: list[dict]) -> float | None:
     """The CAGR share over several runs (market draws) as one: the mean of the agent's excess
     CAGR over 1/N divided by the mean of the known policy's (None: that is < 0.5 pt)."""
@@ -278,7 +304,7 @@ def print_table(rows: list[dict]) -> None:
         if "holdout" in r:
             print(f"{'':22} holdout: " + ", ".join(
                 f"{c['fold']}{'' if r['seeds'] == 1 else '/' + str(c['member'])} "
-                f"{'trades' if c['trades'] else 'holds 1/N'} (t {c['t']:+.1f}, {c['weeks']} wk)" for c in r["holdout"]))
+                f"{_sized(c)} (t {c['t']:+.1f}, {c['weeks']} wk)" for c in r["holdout"]))
         if "ensemble_holdout" in r:
             print(f"{'':22} mean action's holdout (decides): " + ", ".join(
                 f"{c['fold']} {_sized(c)} (t {c['t']:+.1f})"
@@ -364,7 +390,7 @@ def signal_targets(a, common: dict) -> list[dict]:
         print(f"\nseed {seed}, market draw {draw}:")
         for line in known_market_verdicts(by_label):
             print(line)
-    if len(rows) > 1:
+    if len(rows) > 1 and any(k.startswith("ar1") for k in runs):
         print(f"\npooled over {len(rows)} runs (seeds x draws; mean excess CAGR over mean known excess; the "
               "expected share, of the known policy's expected edge net of costs, is the same target read "
               "without the test weeks' luck):")
@@ -375,6 +401,12 @@ def signal_targets(a, common: dict) -> list[dict]:
             print(f"{label}: share of the known policy's excess CAGR {_pct(share).strip()} "
                   f"[{'met' if share is not None and share >= 0.6 else 'NOT met'} >= 60%]; mean expected share "
                   f"{_pct(mean).strip()} [{'met' if mean is not None and mean >= 0.6 else 'NOT met'} >= 60%]")
+            if CONFIGS[config][1].get("holdout_sizing") == "scaled":
+                gated = [gated_expected_share(by_label[label]) for *_, by_label in rows]
+                if None not in gated:
+                    print(f"{label}: the same members under the gate (folds traded in part hold 1/N instead): "
+                          + ", ".join(f"draw {d} {_pct(g).strip()}" for (_, d, _), g in zip(rows, gated))
+                          + f"; mean {_pct(float(np.mean(gated))).strip()}")
     return rows
 
 
