@@ -16,9 +16,12 @@ from sacfolio.agents.validation import (check_bool, check_hidden_sizes, check_in
                                         check_nonnegative, check_positive, check_range, is_int)
 from sacfolio.exceptions import ConfigError
 
-__all__ = ["NETWORKS", "LearnerConfig", "PPOConfig", "SACConfig"]
+__all__ = ["HOLDOUT_SIZINGS", "NETWORKS", "LearnerConfig", "PPOConfig", "SACConfig"]
 
 NETWORKS = ("mlp", "cross_sectional")
+HOLDOUT_SIZINGS = {"gate": "the whole tilt once the record's t reaches min_t, the benchmark below it",
+                   "scaled": "the tilt times clip(t / min_t, 0, 1): a part of it for evidence short of min_t"}
+"""How much of its tilt a holdout-checked model trades (``SACConfig.holdout_sizing``)."""
 """SAC's actor and critic architectures (:attr:`SACConfig.network`)."""
 
 _C = TypeVar("_C", bound="LearnerConfig")
@@ -183,7 +186,7 @@ class SACConfig(LearnerConfig):
     holdout_min_t : float
         The t-statistic the holdout's mean rank IC must reach (2.0: about 2% one-sided).
     holdout_sizing : {"gate", "scaled"}
-        How much of its tilt a checked model trades (:data:`sacfolio.train.holdout.SIZINGS`):
+        How much of its tilt a checked model trades (:data:`HOLDOUT_SIZINGS`):
         ``"gate"`` (default) all of it once the t-statistic reaches ``holdout_min_t`` and
         none below; ``"scaled"`` the tilt times ``clip(t / holdout_min_t, 0, 1)``.
     aux, aux_horizons, aux_coef_short, aux_coef_long, aux_clip, aux_shared_trunk,
@@ -220,8 +223,8 @@ class SACConfig(LearnerConfig):
         check_int("holdout_weeks", self.holdout_weeks, 0)
         if not math.isfinite(self.holdout_min_t):
             raise ConfigError(f"holdout_min_t must be finite, got {self.holdout_min_t!r}.")
-        if self.holdout_sizing not in ("gate", "scaled"):
-            raise ConfigError(f"holdout_sizing {self.holdout_sizing!r} is not one of gate, scaled.")
+        if self.holdout_sizing not in HOLDOUT_SIZINGS:
+            raise ConfigError(f"holdout_sizing {self.holdout_sizing!r} is not one of {', '.join(HOLDOUT_SIZINGS)}.")
         if self.holdout_sizing == "scaled" and self.holdout_min_t <= 0:
             raise ConfigError(f"holdout_sizing='scaled' scales the tilt by t / holdout_min_t; holdout_min_t must "
                               f"be positive, got {self.holdout_min_t!r}.")

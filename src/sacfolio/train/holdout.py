@@ -59,6 +59,7 @@ from typing import Any
 
 import numpy as np
 
+from sacfolio.agents.config import HOLDOUT_SIZINGS
 from sacfolio.data.panel import MarketPanel
 from sacfolio.exceptions import ConfigError, EvaluationWindowError
 from sacfolio.features.blocks import FeatureSet
@@ -70,8 +71,7 @@ __all__ = ["REFIT_SHARE", "SIZINGS", "check_holdout_settings", "ensemble_check",
 REFIT_SHARE = 0.25
 """The whole-window training after the check, as a share of the steps before it."""
 
-SIZINGS = {"gate": "the whole tilt once the record's t reaches min_t, the benchmark below it",
-           "scaled": "the tilt times clip(t / min_t, 0, 1): a part of it for evidence short of min_t"}
+SIZINGS = HOLDOUT_SIZINGS
 """How much of its tilt a checked model trades (``SACConfig.holdout_sizing``)."""
 
 
