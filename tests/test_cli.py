@@ -183,12 +183,13 @@ def test_evaluate_trains_the_cross_sectional_network_and_records_it(tmp_path: Pa
                 "--steps", "150", "--fold-steps", "100", "--seeds", "1", "--executor", "local",
                 "--baselines", "equal_weight", "--network", "cross_sectional", "--gamma", "0",
                 "--counterfactual-actions", "1", "--holdout-weeks", "52", "--holdout-sizing", "scaled",
-                "--out", str(out), "--no-progress", cwd=tmp_path)
+                "--feature-noise", "0.5", "--out", str(out), "--no-progress", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     metrics = json.loads((out / "metrics.json").read_text())
     sac = metrics["info"]["sac"]
     assert sac["network"] == "cross_sectional" and sac["gamma"] == 0.0
     assert sac["counterfactual_actions"] == 1 and sac["holdout_weeks"] == 52 and sac["holdout_sizing"] == "scaled"
+    assert sac["feature_noise"] == 0.5
     check = metrics["info"]["training"][0]["holdout"][0]  # the fold's holdout check, in the report's data
     assert check["weeks"] == 52 and check["window"] == ["2021-01-01", "2021-12-31"] and "t" in check
     assert check["sizing"] == "scaled" and check["scale"] == pytest.approx(min(max(check["record"]["t"] / 2, 0), 1))

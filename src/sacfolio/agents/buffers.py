@@ -52,6 +52,22 @@ class ReplayBatch(NamedTuple):
     aux_targets: torch.Tensor | None = None
     rows: torch.Tensor | None = None
 
+    def with_feature_noise(self, std: float, columns: int, generator: torch.Generator) -> "ReplayBatch":
+        """This batch with N(0, std^2) noise added to the first ``columns`` entries of
+        ``obs`` and ``next_obs`` (``SACConfig.feature_noise``).
+
+        In a flat portfolio state those are the standardized features; the weights after
+        them, which the rewards and counterfactual periods are computed from, stay exact.
+        The noise is drawn from ``generator`` (obs first, then next_obs), so a run stays
+        reproducible from its seed.
+        """
+        b = self.obs.shape[0]
+        noise = torch.randn((2, b, columns), generator=generator, dtype=self.obs.dtype).mul_(std)
+        obs, next_obs = self.obs.clone(), self.next_obs.clone()
+        obs[:, :columns] += noise[0]
+        next_obs[:, :columns] += noise[1]
+        return self._replace(obs=obs, next_obs=next_obs)
+
 
 class ReplayBuffer:
     """Fixed-capacity FIFO of transitions.

@@ -116,7 +116,7 @@ class LearnerConfig:
         if out.get("network") == "mlp":
             del out["network"]
         for name, default in (("counterfactual_actions", 0), ("holdout_weeks", 0), ("holdout_min_t", 2.0),
-                              ("holdout_sizing", "gate")):
+                              ("holdout_sizing", "gate"), ("feature_noise", 0.0)):
             if name in out and out[name] == default:
                 del out[name]
         return out
@@ -189,6 +189,15 @@ class SACConfig(LearnerConfig):
         How much of its tilt a checked model trades (:data:`HOLDOUT_SIZINGS`):
         ``"gate"`` (default) all of it once the t-statistic reaches ``holdout_min_t`` and
         none below; ``"scaled"`` the tilt times ``clip(t / holdout_min_t, 0, 1)``.
+    feature_noise : float
+        sigma >= 0: every replayed state's standardized features get fresh N(0, sigma^2)
+        noise each time they reach an update (the weights in the state stay exact); 0
+        (default): none. Training with input noise is a smoothness penalty on what the
+        networks fit (Bishop 1995, "Training with noise is equivalent to Tikhonov
+        regularization"): on weekly returns whose predictable part is ~1% of their
+        variance, a critic replaying nine years of weeks hundreds of times memorizes each
+        week's draw from its exact features, and the actor tilts towards that memory.
+        Needs a flat portfolio state (:class:`~sacfolio.env.gym_env.PortfolioEnv`).
     aux, aux_horizons, aux_coef_short, aux_coef_long, aux_clip, aux_shared_trunk,
     max_nonfinite_skips, allow_unsafe_lr
         As in :class:`LearnerConfig`.
@@ -216,9 +225,11 @@ class SACConfig(LearnerConfig):
     holdout_weeks: int = 0
     holdout_min_t: float = 2.0
     holdout_sizing: str = "gate"
+    feature_noise: float = 0.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "hidden_sizes", check_hidden_sizes(self.hidden_sizes))
+        check_nonnegative("feature_noise", self.feature_noise)
         check_int("counterfactual_actions", self.counterfactual_actions, 0)
         check_int("holdout_weeks", self.holdout_weeks, 0)
         if not math.isfinite(self.holdout_min_t):

@@ -10,7 +10,7 @@ import typer
 
 from sacfolio.cli.app import app, console
 from sacfolio.cli.options import (TRADING, ActionModeOpt, AgentsOpt, AuxLongOpt, AuxOpt, AuxShortOpt, BaselinesOpt,
-                                  CounterfactualOpt, GammaOpt, HoldoutOpt, HoldoutSizingOpt, NetworkOpt,
+                                  CounterfactualOpt, FeatureNoiseOpt, GammaOpt, HoldoutOpt, HoldoutSizingOpt, NetworkOpt,
                                   BrokerOpt, DataOpt, EndOpt, ExecutorOpt, FoldStepsOpt, FundamentalsOpt, HomeOpt,
                                   LeverageOpt, MarketOpt, NewsOpt, NoTradeBandOpt, ProgressOpt, RayAddressOpt,
                                   RebalanceRateOpt, ResumeOpt, RewardOpt, SeedOpt, SeedsOpt, EnsembleMixOpt, StartOpt, StepsOpt,
@@ -80,7 +80,7 @@ def _run(request):
 
 
 def _request(title: str, *, baselines, agents, aux, aux_coef_short, aux_coef_long, allow_unsafe_lr,
-             network, gamma, counterfactual_actions, holdout_weeks, holdout_sizing, action_mode, tilt, rebalance_rate, no_trade_band, reward, train_cost_multiplier, broker, leverage,
+             network, gamma, counterfactual_actions, holdout_weeks, holdout_sizing, feature_noise, action_mode, tilt, rebalance_rate, no_trade_band, reward, train_cost_multiplier, broker, leverage,
              config=None, **fields):
     """The EvaluationRequest of a demo or evaluate command line (its options by name; ``config``:
     a run configuration file whose settings the typed options override)."""
@@ -90,7 +90,7 @@ def _request(title: str, *, baselines, agents, aux, aux_coef_short, aux_coef_lon
         config, sac=sac_options(aux=aux, aux_coef_short=aux_coef_short, aux_coef_long=aux_coef_long,
                                 allow_unsafe_lr=allow_unsafe_lr, network=network, gamma=gamma,
                                 counterfactual_actions=counterfactual_actions, holdout_weeks=holdout_weeks,
-                                holdout_sizing=holdout_sizing),
+                                holdout_sizing=holdout_sizing, feature_noise=feature_noise),
         env=env_options(action_mode=action_mode, tilt=tilt, rebalance_rate=rebalance_rate,
                         no_trade_band=no_trade_band, reward=reward, train_cost_multiplier=train_cost_multiplier,
                         broker=broker, leverage=leverage), steps=fields["steps"], trials=fields["trials"])
@@ -153,6 +153,7 @@ def demo(
     counterfactual_actions: CounterfactualOpt = 0,
     holdout_weeks: HoldoutOpt = 0,
     holdout_sizing: HoldoutSizingOpt = "gate",
+    feature_noise: FeatureNoiseOpt = 0.0,
     action_mode: ActionModeOpt = TRADING["action_mode"],
     tilt: TiltOpt = TRADING["tilt"],
     rebalance_rate: RebalanceRateOpt = TRADING["rebalance_rate"],
@@ -220,6 +221,7 @@ def evaluate(
     counterfactual_actions: CounterfactualOpt = 0,
     holdout_weeks: HoldoutOpt = 0,
     holdout_sizing: HoldoutSizingOpt = "gate",
+    feature_noise: FeatureNoiseOpt = 0.0,
     action_mode: ActionModeOpt = TRADING["action_mode"],
     tilt: TiltOpt = TRADING["tilt"],
     rebalance_rate: RebalanceRateOpt = TRADING["rebalance_rate"],

@@ -15,7 +15,7 @@ TRADING = {"action_mode": TRADING_DEFAULTS["action_mode"], "tilt": TRADING_DEFAU
            "train_cost_multiplier": TRADING_DEFAULTS["train_cost_multiplier"]}
 """The trading options' defaults (:data:`sacfolio.env.config.TRADING_DEFAULTS`, flat)."""
 
-__all__ = ["TRADING", "ActionModeOpt", "AgentsOpt", "BrokerOpt", "LeverageOpt", "AuxLongOpt", "AuxOpt", "CounterfactualOpt", "EnsembleMixOpt", "GammaOpt", "HoldoutOpt", "HoldoutSizingOpt", "NetworkOpt", "AuxShortOpt", "DataOpt", "EndOpt",
+__all__ = ["TRADING", "ActionModeOpt", "AgentsOpt", "BrokerOpt", "LeverageOpt", "AuxLongOpt", "AuxOpt", "CounterfactualOpt", "EnsembleMixOpt", "GammaOpt", "HoldoutOpt", "FeatureNoiseOpt", "HoldoutSizingOpt", "NetworkOpt", "AuxShortOpt", "DataOpt", "EndOpt",
            "ExecutorOpt", "FoldStepsOpt", "FundamentalsOpt", "HomeOpt", "MarketOpt", "NewsOpt", "NoTradeBandOpt", "ProgressOpt",
            "RebalanceRateOpt", "RewardOpt", "SeedOpt", "SeedsOpt", "StartOpt", "StepsOpt", "StrengthOpt", "TiltOpt",
            "TrainCostOpt", "TrialsOpt", "UnsafeLrOpt", "WarmStartOpt", "WorkersOpt", "RayAddressOpt", "ResumeOpt", "VariantOpt", "YearsOpt", "BaselinesOpt", "env_options", "sac_options", "split_names"]
@@ -110,6 +110,11 @@ HoldoutSizingOpt = Annotated[str, typer.Option(
     "--holdout-sizing", help="With --holdout-weeks, how much of its tilt a checked model trades: 'gate' all of "
     "it once the record's t reaches 2 and the benchmark below; 'scaled' the tilt times clip(t / 2, 0, 1), a "
     "part of it for evidence short of 2 (t 1.5 trades 75% of the tilt).")]
+FeatureNoiseOpt = Annotated[float, typer.Option(
+    "--feature-noise", min=0.0, metavar="SIGMA", help="SAC adds fresh N(0, SIGMA^2) noise to the standardized "
+    "features of every replayed state (the weights stay exact), so the networks cannot memorize each "
+    "training week's returns from its exact features; 1 lifted the AR(1) signal learner's share of the "
+    "known policy's edge (benchmarks/bench_learning.py, cs_mix_noise). 0: none.")]
 UnsafeLrOpt = Annotated[bool, typer.Option("--allow-unsafe-lr", help="Allow learning rates above 1e-3 "
                                            "(refused by default: they make SAC's weights explode).")]
 AgentsOpt = Annotated[str, typer.Option("--agents", help="Learners trained and backtested on every fold: "
@@ -179,7 +184,8 @@ def env_options(*, action_mode: str, tilt: float, rebalance_rate: float, no_trad
 
 def sac_options(*, aux: bool, aux_coef_short: float, aux_coef_long: float, allow_unsafe_lr: bool,
                 lr: float | None = None, network: str = "mlp", gamma: float | None = None,
-                counterfactual_actions: int = 0, holdout_weeks: int = 0, holdout_sizing: str = "gate") -> dict:
+                counterfactual_actions: int = 0, holdout_weeks: int = 0, holdout_sizing: str = "gate",
+                feature_noise: float = 0.0) -> dict:
     """Overrides of the portfolio SAC settings from the command line."""
     options = dict(aux=aux, aux_coef_short=aux_coef_short, aux_coef_long=aux_coef_long,
                    allow_unsafe_lr=allow_unsafe_lr)
@@ -193,6 +199,8 @@ def sac_options(*, aux: bool, aux_coef_short: float, aux_coef_long: float, allow
         options["holdout_weeks"] = holdout_weeks
     if holdout_sizing != "gate":
         options["holdout_sizing"] = holdout_sizing
+    if feature_noise:
+        options["feature_noise"] = feature_noise
     if lr is not None:
         options.update(actor_lr=lr, critic_lr=lr, alpha_lr=lr)
     return options

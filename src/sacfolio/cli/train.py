@@ -9,7 +9,7 @@ import typer
 from sacfolio.cli.app import app, console
 from sacfolio.cli.evaluate import open_registry
 from sacfolio.cli.options import (TRADING, ActionModeOpt, AuxLongOpt, AuxOpt, AuxShortOpt, BrokerOpt, DataOpt,
-                                  CounterfactualOpt, GammaOpt, HoldoutOpt, HoldoutSizingOpt, NetworkOpt,
+                                  CounterfactualOpt, FeatureNoiseOpt, GammaOpt, HoldoutOpt, HoldoutSizingOpt, NetworkOpt,
                                   ExecutorOpt, FundamentalsOpt, HomeOpt, LeverageOpt, NewsOpt, NoTradeBandOpt,
                                   ProgressOpt, RayAddressOpt, RebalanceRateOpt, RewardOpt, SeedOpt, StartOpt,
                                   StepsOpt, TiltOpt, TrainCostOpt, UnsafeLrOpt, env_options, sac_options)
@@ -46,7 +46,7 @@ def train(
     aux_coef_short: AuxShortOpt = 0.01, aux_coef_long: AuxLongOpt = 0.01,
     allow_unsafe_lr: UnsafeLrOpt = False, network: NetworkOpt = "mlp", gamma: GammaOpt = None,
     counterfactual_actions: CounterfactualOpt = 0, holdout_weeks: HoldoutOpt = 0,
-    holdout_sizing: HoldoutSizingOpt = "gate",
+    holdout_sizing: HoldoutSizingOpt = "gate", feature_noise: FeatureNoiseOpt = 0.0,
     action_mode: ActionModeOpt = TRADING["action_mode"],
     tilt: TiltOpt = TRADING["tilt"],
     rebalance_rate: RebalanceRateOpt = TRADING["rebalance_rate"],
@@ -92,7 +92,7 @@ def _options(config, steps: int, given: dict) -> tuple[dict, dict, int]:
     """The SAC and env overrides and steps of the command line, over a --config file's settings."""
     sac = sac_options(**{k: given[k] for k in ("aux", "aux_coef_short", "aux_coef_long", "allow_unsafe_lr", "lr",
                                              "network", "gamma", "counterfactual_actions", "holdout_weeks",
-                                             "holdout_sizing")})
+                                             "holdout_sizing", "feature_noise")})
     env = env_options(**{k: given[k] for k in ("action_mode", "tilt", "rebalance_rate", "no_trade_band", "reward",
                                                "train_cost_multiplier", "broker", "leverage")})
     sac, env, steps, _ = with_config_file(config, sac=sac, env=env, steps=steps)

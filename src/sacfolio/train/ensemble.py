@@ -45,6 +45,7 @@ from sacfolio.exceptions import ConfigError, TrainingHealthError
 from sacfolio.features.blocks import FeatureSet
 from sacfolio.features.variants import UNIVERSAL_VARIANT, FeatureSources, variant_of_model
 from sacfolio.train.loop import RunOptions, TrainingRun, TrainResult
+from sacfolio.train.off_policy import feature_columns
 from sacfolio.train.portfolio import PORTFOLIO_PPO, TrainedModel, trained_model, training_envs
 
 __all__ = ["BATCHED_ENSEMBLES_ENV", "batched_ensembles_on", "train_members", "train_sac_members",
@@ -136,6 +137,7 @@ def train_sac_members(envs: Sequence[PortfolioEnv], *, config: SACConfig, learne
             for k, (env, member, seed, log_dir) in enumerate(zip(envs, members, seeds, log_dirs, strict=True))]
     buffers = [ReplayBuffer(run.obs_dim, run.act_dim, config.buffer_size, aux_shape=batched.aux_shape)
                for run in runs]
+    noisy = feature_columns(envs[0]) if config.feature_noise else 0
     total_updates = max(0, total_steps - config.warmup_steps) * config.updates_per_step
     start = time.perf_counter()
     with contextlib.ExitStack() as stack:
@@ -147,7 +149,7 @@ def train_sac_members(envs: Sequence[PortfolioEnv], *, config: SACConfig, learne
             _act_and_store(runs, batched, buffers, warmup=step <= config.warmup_steps)
             if step > config.warmup_steps and len(buffers[0]) >= config.batch_size:
                 for _ in range(config.updates_per_step):
-                    _update(runs, batched, buffers, config.batch_size)
+                    _update(runs, batched, buffers, config.batch_size, config.feature_noise, noisy)
             for run in runs:
                 run.show_progress()
         for member in members:
@@ -174,9 +176,12 @@ def _act_and_store(runs: Sequence[TrainingRun], batched: BatchedSAC, buffers: Se
 
 
 def _update(runs: Sequence[TrainingRun], batched: BatchedSAC, buffers: Sequence[ReplayBuffer],
-            batch_size: int) -> None:
-    """One batched update on each member's own replay sample, then each run's bookkeeping."""
+            batch_size: int, noise: float = 0.0, noisy: int = 0) -> None:
+    """One batched update on each member's own replay sample (its first ``noisy`` state
+    entries perturbed by ``noise``, as :func:`train_sac` does), then each run's bookkeeping."""
     batches = [buf.sample(batch_size, g) for buf, g in zip(buffers, batched.generators)]
+    if noisy:
+        batches = [b.with_feature_noise(noise, noisy, g) for b, g in zip(batches, batched.generators)]
     aux = None if batches[0].aux_targets is None else torch.stack([b.aux_targets for b in batches])
     stacked = ReplayBatch(*(torch.stack(f) for f in list(zip(*batches))[:5]), aux_targets=aux)
     metrics = batched.update(stacked)

@@ -20,11 +20,13 @@ from sacfolio.agents.buffers import ReplayBuffer
 from sacfolio.agents.config import SACConfig
 from sacfolio.agents.sac import SAC
 from sacfolio.diagnostics.findings import HealthConfig
+from sacfolio.env.core import PortfolioCore
+from sacfolio.exceptions import ConfigError
 from sacfolio.train.callbacks import Callback
 from sacfolio.train.counterfactual import CounterfactualActions
 from sacfolio.train.loop import RunOptions, TrainingRun, TrainResult
 
-__all__ = ["train_sac"]
+__all__ = ["feature_columns", "train_sac"]
 
 
 def train_sac(env: gym.Env, *, config: SACConfig = SACConfig(), total_steps: int, seed: int,
@@ -56,8 +58,9 @@ def train_sac(env: gym.Env, *, config: SACConfig = SACConfig(), total_steps: int
     ------
     ConfigError
         If ``total_steps`` or ``log_every`` is not a positive int, the spaces are
-        not 1-D bounded boxes, aux heads lack their labels, or counterfactual actions
-        (``config.counterfactual_actions``) are asked of an env that cannot replay a period.
+        not 1-D bounded boxes, aux heads lack their labels, counterfactual actions
+        (``config.counterfactual_actions``) are asked of an env that cannot replay a period,
+        or feature noise (``config.feature_noise``) of an env without a flat portfolio state.
     UnsafeLearningRateError
         A learning rate above 1e-3 without ``config.allow_unsafe_lr``.
     TrainingHealthError
@@ -71,6 +74,7 @@ def train_sac(env: gym.Env, *, config: SACConfig = SACConfig(), total_steps: int
                       build=lambda obs_dim, act_dim: SAC(obs_dim, act_dim, config=config, seed=seed))
     sac: SAC = run.learner  # type: ignore[assignment]
     counterfactual = CounterfactualActions(env, config.counterfactual_actions) if config.counterfactual_actions else None
+    noisy = feature_columns(env) if config.feature_noise else 0
     buffer = ReplayBuffer(run.obs_dim, run.act_dim, config.buffer_size, aux_shape=sac.aux_shape,
                           store_rows=counterfactual is not None)
     with run:
@@ -82,6 +86,8 @@ def train_sac(env: gym.Env, *, config: SACConfig = SACConfig(), total_steps: int
                     batch = buffer.sample(config.batch_size, sac.generator)
                     if counterfactual is not None:
                         batch = counterfactual(batch, sac)
+                    if noisy:
+                        batch = batch.with_feature_noise(config.feature_noise, noisy, sac.generator)
                     if not run.after_update(sac.update(batch)):
                         break
             run.show_progress()
@@ -89,6 +95,16 @@ def train_sac(env: gym.Env, *, config: SACConfig = SACConfig(), total_steps: int
                 break
         sac.check_nonfinite()
     return run.result
+
+
+def feature_columns(env: gym.Env) -> int:
+    """How many leading entries of ``env``'s state are features (``SACConfig.feature_noise``
+    perturbs them): the flat portfolio state's ``N * F``, before the weights."""
+    core = getattr(env.unwrapped, "core", None)
+    if not isinstance(core, PortfolioCore):
+        raise ConfigError("feature_noise needs a flat portfolio state (PortfolioEnv), whose features come "
+                          "before its weights; this env has none: set feature_noise=0")
+    return core.obs_dim - core.act_dim
 
 
 def _act_and_store(run: TrainingRun, sac: SAC, buffer: ReplayBuffer, *, warmup: bool) -> None:
