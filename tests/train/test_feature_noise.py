@@ -1,7 +1,6 @@
 """Feature noise (SACConfig.feature_noise): fresh noise on replayed features, exact weights, seeded."""
 
 import gymnasium as gym
-import numpy as np
 import pytest
 import torch
 
